@@ -1,0 +1,53 @@
+/**
+ * The shape of one entry of the activation table (see ./index.ts).
+ * Everything outside core (routes, catalog, OpenAPI enum, param validation, golden tests)
+ * is derived from these entries, so adding an activation means adding one entry.
+ */
+
+/** Resolved parameter values, keyed by ParamSpec.name; always complete (defaults filled in). */
+export type Params = Readonly<Record<string, number>>;
+
+export interface ParamSpec {
+  readonly name: string;
+  readonly default: number;
+  readonly description: string;
+  /** Inclusive lower bound, when the parameter has one. */
+  readonly minimum?: number;
+  /** Exclusive lower bound, when the parameter has one. */
+  readonly exclusiveMinimum?: number;
+}
+
+interface ActivationMetadata {
+  /** Canonical name, as in the contract (snake_case). */
+  readonly name: string;
+  readonly aliases: readonly string[];
+  readonly description: string;
+  readonly params: readonly ParamSpec[];
+  /** LaTeX for g(z). */
+  readonly formula: string;
+  /** LaTeX for g'(z) (and, where it exists, in terms of a). */
+  readonly derivativeFormula: string;
+  /**
+   * Constraints that involve several params at once (e.g. hardtanh's min < max).
+   * Returns a message naming the params when violated, undefined when fine.
+   */
+  readonly checkParams?: (params: Params) => string | undefined;
+}
+
+export interface ElementwiseActivation extends ActivationMetadata {
+  readonly kind: 'elementwise';
+  /** a = g(z) for one element. Must be finite for every finite z where the true value is. */
+  readonly forward: (z: number, params: Params) => number;
+  /** g'(z) for one element; at kinks, PyTorch's autograd convention. */
+  readonly derivative: (z: number, params: Params) => number;
+  /** g' expressed through a = g(z), where a closed form exists (backprop has a already). */
+  readonly derivativeFromOutput?: (a: number, params: Params) => number;
+}
+
+export interface VectorActivation extends ActivationMetadata {
+  readonly kind: 'vector';
+  /** Applies g to each row of length K of z (row-major, z.length = rows * K), writing into out. */
+  readonly forwardRows: (z: Float64Array, K: number, out: Float64Array) => void;
+}
+
+export type Activation = ElementwiseActivation | VectorActivation;
