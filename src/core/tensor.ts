@@ -37,7 +37,8 @@ export function fromJson(value: JsonTensor): Tensor {
     const data = new Float64Array(row.length);
     for (let i = 0; i < row.length; i++) {
       const v = row[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ShapeError('must be a finite number', `/${i}`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw new ShapeError('must be a finite number', `/${i}`);
       data[i] = v;
     }
     return { data, rows: 1, cols: row.length, batched: false };
@@ -48,7 +49,8 @@ export function fromJson(value: JsonTensor): Tensor {
   const data = new Float64Array(batch.length * cols);
   for (let r = 0; r < batch.length; r++) {
     const row = batch[r];
-    if (!Array.isArray(row)) throw new ShapeError('must be an array (all rows of a batch are arrays)', `/${r}`);
+    if (!Array.isArray(row))
+      throw new ShapeError('must be an array (all rows of a batch are arrays)', `/${r}`);
     if (row.length !== cols)
       throw new ShapeError(`ragged batch: row ${r} has ${row.length} elements, row 0 has ${cols}`, `/${r}`);
     const base = r * cols;

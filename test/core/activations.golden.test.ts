@@ -25,7 +25,9 @@ describe.each(golden.map((g) => [`${g.name} ${JSON.stringify(g.params)}`, g] as 
       .map((c) => ({ z: c.z, got: entry.forward(c.z, g.params), want: c.value }))
       .map((r) => ({ ...r, ulp: ulpError(r.got, r.want) }))
       .reduce((a, b) => (b.ulp > a.ulp ? b : a));
-    expect(worst.ulp, `worst at z=${worst.z}: got ${worst.got}, want ${worst.want}`).toBeLessThanOrEqual(MAX_ULP);
+    expect(worst.ulp, `worst at z=${worst.z}: got ${worst.got}, want ${worst.want}`).toBeLessThanOrEqual(
+      MAX_ULP,
+    );
   });
 
   it(`derivative is within ${MAX_ULP} ulp away from kinks`, () => {
@@ -34,7 +36,9 @@ describe.each(golden.map((g) => [`${g.name} ${JSON.stringify(g.params)}`, g] as 
       .map((c) => ({ z: c.z, got: entry.derivative(c.z, g.params), want: c.derivative }))
       .map((r) => ({ ...r, ulp: ulpError(r.got, r.want) }))
       .reduce((a, b) => (b.ulp > a.ulp ? b : a));
-    expect(worst.ulp, `worst at z=${worst.z}: got ${worst.got}, want ${worst.want}`).toBeLessThanOrEqual(MAX_ULP);
+    expect(worst.ulp, `worst at z=${worst.z}: got ${worst.got}, want ${worst.want}`).toBeLessThanOrEqual(
+      MAX_ULP,
+    );
   });
 
   it("derivative at kinks is exactly PyTorch's convention", () => {
@@ -45,12 +49,14 @@ describe.each(golden.map((g) => [`${g.name} ${JSON.stringify(g.params)}`, g] as 
 
   const fromOutput = entry.derivativeFromOutput;
   if (fromOutput) {
-    it('derivative from the output a is within 4 * 2^-52 * max(1, |g\'|) of the reference', () => {
+    it("derivative from the output a is within 4 * 2^-52 * max(1, |g'|) of the reference", () => {
       for (const c of g.cases) {
         const got = fromOutput(c.value, g.params);
         const tolerance = 4 * 2 ** -52 * Math.max(1, Math.abs(c.derivative));
-        expect(Math.abs(got - c.derivative), `a=${c.value} (z=${c.z}): got ${got}, want ${c.derivative}`)
-          .toBeLessThanOrEqual(tolerance);
+        expect(
+          Math.abs(got - c.derivative),
+          `a=${c.value} (z=${c.z}): got ${got}, want ${c.derivative}`,
+        ).toBeLessThanOrEqual(tolerance);
       }
     });
   }

@@ -7,9 +7,9 @@ import { exponentialFamily } from './exponential.js';
 import { gatedFamily } from './gated.js';
 import { piecewiseFamily } from './piecewise.js';
 import { softmaxFamily } from './softmax-family.js';
-import type { Activation, ElementwiseActivation, Params, ParamSpec } from './types.js';
+import type { Activation, ElementwiseActivation, ParamSpec, Params } from './types.js';
 
-export type { Activation, ElementwiseActivation, Params, ParamSpec, VectorActivation } from './types.js';
+export type { Activation, ElementwiseActivation, ParamSpec, Params, VectorActivation } from './types.js';
 
 export const activations: readonly Activation[] = [
   ...piecewiseFamily,

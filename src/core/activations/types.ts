@@ -48,6 +48,17 @@ export interface VectorActivation extends ActivationMetadata {
   readonly kind: 'vector';
   /** Applies g to each row of length K of z (row-major, z.length = rows * K), writing into out. */
   readonly forwardRows: (z: Float64Array, K: number, out: Float64Array) => void;
+  /**
+   * Vector-Jacobian product per row: out = v^T J(z), in O(K) per row, without building J.
+   * `a` is forwardRows(z) (already computed by the caller).
+   */
+  readonly backwardRows: (
+    z: Float64Array,
+    a: Float64Array,
+    v: Float64Array,
+    K: number,
+    out: Float64Array,
+  ) => void;
 }
 
 export type Activation = ElementwiseActivation | VectorActivation;
