@@ -1,0 +1,37 @@
+# gradient-service container image.
+# Build: podman build --format docker -t gradient-service .   (or docker build -t gradient-service .)
+# The docker format keeps HEALTHCHECK; the OCI image format has no field for it.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# Compile TypeScript with the dev dependencies (tsc lives there).
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# Production dependencies only, in a stage of their own so the runtime image never sees dev packages or npm's cache.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+# Numeric uid:gid (the base image's `node` user) so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
+USER 1000:1000
+EXPOSE 8080
+# Exec form throughout: no shell at runtime, and node is PID 1 so `stop` delivers SIGTERM to it directly.
+# The official base's ENTRYPOINT is a shell script; clear it.
+ENTRYPOINT []
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 CMD ["node", "dist/healthcheck.js"]
+CMD ["node", "dist/server.js"]
