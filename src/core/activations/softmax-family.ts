@@ -1,4 +1,55 @@
 /** Table entries for the vector activations softmax and log_softmax (kernels in ../softmax.ts). */
+import { logSoftmaxRows, logSoftmaxVjpRows, softmaxRows, softmaxVjpRows } from '../softmax.js';
 import type { VectorActivation } from './types.js';
 
-export const softmaxFamily: readonly VectorActivation[] = [];
+export const softmax: VectorActivation = {
+  name: 'softmax',
+  aliases: [],
+  kind: 'vector',
+  description:
+    'Normalised exponentials over the last axis: turns a row of logits into probabilities that sum to 1. ' +
+    'Computed with the largest logit subtracted, so it never overflows.',
+  params: [],
+  formula: 'g(z)_i = \\frac{e^{z_i}}{\\sum_{k=1}^{K} e^{z_k}}',
+  derivativeFormula:
+    '\\frac{\\partial a_i}{\\partial z_j} = a_i (\\delta_{ij} - a_j), \\quad ' +
+    '(v^\\top J)_i = a_i \\Big(v_i - \\sum_j a_j v_j\\Big)',
+  forwardRows: (z, K, out) => {
+    softmaxRows(z, K, out);
+  },
+  backwardRows: (_z, a, v, K, out) => {
+    softmaxVjpRows(a, v, K, out);
+  },
+  // Cross-entropy -sum t log a from the logits: log a = log_softmax(z), and its VJP needs only a.
+  logForm: {
+    forwardRows: (z, K, out) => {
+      logSoftmaxRows(z, K, out);
+    },
+    backwardRows: (_z, a, v, K, out) => {
+      logSoftmaxVjpRows(a, v, K, out);
+    },
+  },
+};
+
+export const logSoftmax: VectorActivation = {
+  name: 'log_softmax',
+  aliases: [],
+  kind: 'vector',
+  description:
+    'The logarithm of softmax over the last axis, computed directly from the logits ' +
+    '(z_i - max z - log(sum of the shifted exponentials)), so it stays exact where softmax underflows to 0.',
+  params: [],
+  formula: 'g(z)_i = z_i - \\log \\sum_{k=1}^{K} e^{z_k}',
+  derivativeFormula:
+    '\\frac{\\partial a_i}{\\partial z_j} = \\delta_{ij} - \\operatorname{softmax}(z)_j, \\quad ' +
+    '(v^\\top J)_i = v_i - \\operatorname{softmax}(z)_i \\sum_j v_j',
+  forwardRows: (z, K, out) => {
+    logSoftmaxRows(z, K, out);
+  },
+  // The VJP needs softmax(z); exp(a) would lose |a| ulps where a is large and negative, so recompute it.
+  backwardRows: (z, _a, v, K, out) => {
+    logSoftmaxVjpRows(softmaxRows(z, K), v, K, out);
+  },
+};
+
+export const softmaxFamily: readonly VectorActivation[] = [softmax, logSoftmax];

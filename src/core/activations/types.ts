@@ -42,6 +42,33 @@ export interface ElementwiseActivation extends ActivationMetadata {
   readonly derivative: (z: number, params: Params) => number;
   /** g' expressed through a = g(z), where a closed form exists (backprop has a already). */
   readonly derivativeFromOutput?: (a: number, params: Params) => number;
+  /**
+   * log g(z) computed from z, for activations with values in (0, 1) (cross-entropy from the logits: finite and
+   * accurate where a rounds to 0 or 1). Optional; without it the losses take log(a).
+   */
+  readonly logForm?: ElementwiseLogForm;
+  /** log(1 - g(z)) computed from z (binary cross-entropy from the logits). Optional, as logForm. */
+  readonly logComplementForm?: ElementwiseLogForm;
+}
+
+/** A function of z given in log space: log f(z), and d/dz log f(z) = f'(z) / f(z), both from z. */
+export interface ElementwiseLogForm {
+  readonly forward: (z: number, params: Params) => number;
+  readonly derivative: (z: number, params: Params) => number;
+}
+
+/** log g(z) per row from the logits (e.g. log_softmax for softmax), and its vector-Jacobian product. */
+export interface VectorLogForm {
+  /** out = log g(z) per row of length K. */
+  readonly forwardRows: (z: Float64Array, K: number, out: Float64Array) => void;
+  /** out = v^T d(log g)/dz per row, O(K); `a` is the entry's own forwardRows(z). */
+  readonly backwardRows: (
+    z: Float64Array,
+    a: Float64Array,
+    v: Float64Array,
+    K: number,
+    out: Float64Array,
+  ) => void;
 }
 
 export interface VectorActivation extends ActivationMetadata {
@@ -59,6 +86,8 @@ export interface VectorActivation extends ActivationMetadata {
     K: number,
     out: Float64Array,
   ) => void;
+  /** log g(z) from the logits, where g maps into (0, 1] (cross-entropy from the logits). Optional. */
+  readonly logForm?: VectorLogForm;
 }
 
 export type Activation = ElementwiseActivation | VectorActivation;
