@@ -1,0 +1,88 @@
+/** The activation catalog, forward and derivative: everything comes from the table, no name is special. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  type Activation,
+  activations,
+  activationsWithDerivativeFromOutput,
+  forwardTensor,
+  mapElements,
+} from '../core/activations/index.js';
+import { assertFinite } from '../core/errors.js';
+import { toJson } from '../core/tensor.js';
+import { HttpProblem } from '../plugins/problem.js';
+import { activationSchema, catalogSchema, derivativeSchema, forwardSchema } from '../schemas/activations.js';
+import { activationFor, paramsFor, pickInput, readTensor, rethrowValidation } from './support.js';
+
+function info(entry: Activation) {
+  return {
+    name: entry.name,
+    aliases: [...entry.aliases],
+    kind: entry.kind,
+    params: entry.params.map((p) => ({
+      name: p.name,
+      default: p.default,
+      description: p.description,
+      ...(p.minimum !== undefined ? { minimum: p.minimum } : {}),
+      ...(p.exclusiveMinimum !== undefined ? { exclusiveMinimum: p.exclusiveMinimum } : {}),
+    })),
+    formula: entry.formula,
+    derivativeFormula: entry.derivativeFormula,
+    derivativeFromOutput: entry.kind === 'elementwise' && entry.derivativeFromOutput !== undefined,
+    description: entry.description,
+  };
+}
+
+const activationRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/v1/activations', { schema: catalogSchema }, async () => ({ activations: activations.map(info) }));
+
+  app.get('/v1/activations/:name', { schema: activationSchema, attachValidation: true }, async (request) =>
+    info(activationFor(request.params.name)),
+  );
+
+  app.post('/v1/activations/:name/forward', { schema: forwardSchema, attachValidation: true }, async (request) => {
+    const entry = activationFor(request.params.name);
+    rethrowValidation(request);
+    const z = readTensor('z', request.body.z);
+    const params = paramsFor(entry, request.body.params);
+    const a = forwardTensor(entry, z.data, z.cols, params);
+    assertFinite('a', a);
+    return { a: toJson(a, z) };
+  });
+
+  app.post(
+    '/v1/activations/:name/derivative',
+    { schema: derivativeSchema, attachValidation: true },
+    async (request) => {
+      const entry = activationFor(request.params.name);
+      if (entry.kind !== 'elementwise')
+        throw new HttpProblem(
+          400,
+          'vector-activation',
+          `${entry.name} is not elementwise (each output depends on the whole row), so it has a Jacobian, not ` +
+            'an elementwise derivative: use POST /v1/softmax/jacobian for the Jacobian or POST /v1/softmax/vjp ' +
+            'for v^T J.',
+        );
+      rethrowValidation(request);
+      const input = pickInput(request.body);
+      const t = readTensor(input.from, input.value);
+      const params = paramsFor(entry, request.body.params);
+      if (input.from === 'z') {
+        const a = mapElements(entry.forward, t.data, params);
+        assertFinite('a', a);
+        const derivative = mapElements(entry.derivative, t.data, params);
+        assertFinite('derivative', derivative);
+        return { derivative: toJson(derivative, t), a: toJson(a, t) };
+      }
+      if (!entry.derivativeFromOutput) {
+        const allowed = activationsWithDerivativeFromOutput().map((e) => e.name);
+        const message = `${entry.name}'s derivative cannot be computed from a alone: send z instead (from a: ${allowed.join(', ')})`;
+        throw new HttpProblem(400, 'derivative-from-output-unsupported', `${message}.`, [{ path: '/a', message }]);
+      }
+      const derivative = mapElements(entry.derivativeFromOutput, t.data, params);
+      assertFinite('derivative', derivative);
+      return { derivative: toJson(derivative, t) };
+    },
+  );
+};
+
+export default activationRoutes;

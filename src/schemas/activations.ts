@@ -1,0 +1,177 @@
+/** Schemas of the activation routes: the catalog, forward and derivative. */
+import { Type } from 'typebox';
+import { activations, activationsWithDerivativeFromOutput } from '../core/activations/index.js';
+import type { ParamSpec } from '../core/activations/types.js';
+import { problemResponses, tensorRef } from './common.js';
+
+const bound = (p: ParamSpec) =>
+  [
+    p.minimum !== undefined ? `>= ${p.minimum}` : '',
+    p.exclusiveMinimum !== undefined ? `> ${p.exclusiveMinimum}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+
+/** "leaky_relu: alpha (default 0.01); ..." from the table, so the docs follow the code. */
+const paramRules = activations
+  .filter((e) => e.params.length)
+  .map(
+    (e) =>
+      `${e.name}: ${e.params.map((p) => `${p.name} (default ${p.default}${bound(p) ? `, ${bound(p)}` : ''})`).join(', ')}`,
+  )
+  .join('; ');
+
+export const ParamsField = Type.Unsafe<Record<string, number>>({
+  type: 'object',
+  additionalProperties: { type: 'number', description: 'A parameter value (finite float64).' },
+  description:
+    'Parameters of the activation by name; omitted ones take their defaults. Unknown names and ' +
+    `out-of-range values are a 400. ${paramRules || 'No activation has parameters.'}` +
+    ' Cross-parameter rules (such as hardtanh min < max) are listed in each activation\'s description.',
+});
+
+export const ActivationNameParams = (example: string) =>
+  Type.Object(
+    {
+      name: Type.Unsafe<string>(
+        Type.Ref('ActivationName', {
+          description: 'Activation name or alias; an unknown name is a 404 listing the known ones.',
+          examples: [example],
+        }),
+      ),
+    },
+    { additionalProperties: false },
+  );
+
+const ParamInfo = Type.Object(
+  {
+    name: Type.String({ description: 'Parameter name, as used in `params`.' }),
+    default: Type.Number({ description: 'Value used when the request omits it.' }),
+    description: Type.String({ description: 'What the parameter does.' }),
+    minimum: Type.Optional(Type.Number({ description: 'Inclusive lower bound.' })),
+    exclusiveMinimum: Type.Optional(Type.Number({ description: 'Exclusive lower bound.' })),
+  },
+  { description: 'One parameter of an activation.' },
+);
+
+export const ActivationInfo = Type.Object(
+  {
+    name: Type.String({ description: 'Canonical name.' }),
+    aliases: Type.Array(Type.String({ description: 'An alias.' }), {
+      description: 'Other names that resolve to this activation.',
+    }),
+    kind: Type.Union([Type.Literal('elementwise'), Type.Literal('vector')], {
+      description:
+        'elementwise: a_i = g(z_i); vector: each row of a batch is mapped as a whole (softmax family).',
+    }),
+    params: Type.Array(ParamInfo, { description: 'Parameters, with defaults and bounds.' }),
+    formula: Type.String({ description: 'g(z) in LaTeX.' }),
+    derivativeFormula: Type.String({ description: "g'(z) in LaTeX (and in terms of a where it exists)." }),
+    derivativeFromOutput: Type.Boolean({
+      description: 'Whether POST /v1/activations/{name}/derivative accepts `a` instead of `z`.',
+    }),
+    description: Type.String({ description: 'What the activation is.' }),
+  },
+  { $id: 'ActivationInfo', description: 'One activation of the catalog.' },
+);
+
+const activationInfoRef = (description: string) => Type.Ref('ActivationInfo', { description });
+
+export const catalogSchema = {
+  operationId: 'listActivations',
+  tags: ['activations'],
+  summary: 'List the activations',
+  description: 'Every activation with its aliases, params (defaults, bounds) and formulas.',
+  response: {
+    200: Type.Object(
+      {
+        activations: Type.Array(activationInfoRef('One activation.'), { description: 'All activations.' }),
+      },
+      { description: 'The catalog.' },
+    ),
+  },
+};
+
+export const activationSchema = {
+  operationId: 'getActivation',
+  tags: ['activations'],
+  summary: 'Describe one activation',
+  description: 'Aliases resolve to the canonical entry.',
+  params: ActivationNameParams('sigmoid'),
+  response: {
+    200: activationInfoRef('The activation.'),
+    ...problemResponses(404),
+  },
+};
+
+export const ForwardBody = Type.Object(
+  {
+    z: tensorRef('Pre-activations z: [K] or [N][K].'),
+    params: Type.Optional(ParamsField),
+  },
+  {
+    additionalProperties: false,
+    description: 'Input of g.',
+    examples: [{ z: [-2, 0, 2] }],
+  },
+);
+
+export const ForwardReply = Type.Object(
+  { a: tensorRef('a = g(z), the shape of z.') },
+  { description: 'Activations.' },
+);
+
+export const forwardSchema = {
+  operationId: 'activationForward',
+  tags: ['activations'],
+  summary: 'Apply an activation: a = g(z)',
+  description:
+    'Elementwise activations map each element; softmax and log_softmax map each row (the last axis). ' +
+    'The reply mirrors the shape of z.',
+  params: ActivationNameParams('sigmoid'),
+  body: ForwardBody,
+  response: { 200: ForwardReply, ...problemResponses(400, 404, 413, 415, 422) },
+};
+
+const fromOutputNames = activationsWithDerivativeFromOutput()
+  .map((e) => e.name)
+  .join(', ');
+
+export const DerivativeBody = Type.Object(
+  {
+    z: Type.Optional(tensorRef('Pre-activations z: [K] or [N][K]. Give exactly one of z and a.')),
+    a: Type.Optional(
+      tensorRef(
+        'Outputs a = g(z), as backpropagation has them; allowed only where derivativeFromOutput is true ' +
+          `(${fromOutputNames || 'none'}). Give exactly one of z and a.`,
+      ),
+    ),
+    params: Type.Optional(ParamsField),
+  },
+  {
+    additionalProperties: false,
+    description: 'Exactly one of z and a (both or neither is a 400), and optional params.',
+    examples: [{ z: [-1, 0, 1] }],
+  },
+);
+
+export const DerivativeReply = Type.Object(
+  {
+    derivative: tensorRef("g'(z), elementwise, the shape of the input."),
+    a: Type.Optional(tensorRef('a = g(z); present when z was given.')),
+  },
+  { description: 'Derivatives.' },
+);
+
+export const derivativeSchema = {
+  operationId: 'activationDerivative',
+  tags: ['activations'],
+  summary: "Elementwise derivative g'(z), from z or from a",
+  description:
+    "From z: g'(z) and a. From a (the output): g' through its closed form in a, for the activations with " +
+    'derivativeFromOutput. At kinks the value is PyTorch autograd\'s (e.g. relu\'(0) = 0). softmax and ' +
+    'log_softmax are not elementwise: use POST /v1/softmax/jacobian or /v1/softmax/vjp (400 here).',
+  params: ActivationNameParams('tanh'),
+  body: DerivativeBody,
+  response: { 200: DerivativeReply, ...problemResponses(400, 404, 413, 415, 422) },
+};
