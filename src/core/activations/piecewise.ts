@@ -1,5 +1,21 @@
-/** Piecewise-linear and piecewise-polynomial activations: exact in float64 away from their kinks. */
+/**
+ * Piecewise-linear and piecewise-polynomial activations (exact or within an ulp or two in float64, with
+ * PyTorch's derivative at each kink), and softsign, rational with a kink in its second derivative.
+ */
+import { NonFiniteResultError } from '../errors.js';
 import type { ElementwiseActivation } from './types.js';
+
+/**
+ * For leaky_relu and elu, a negative alpha makes g(z) > 0 on both sides of 0, so the output a no longer
+ * tells which branch z was on: the derivative from a is refused (a 422 naming the derivative).
+ */
+export function requireNonNegativeAlpha(name: string, alpha: number): void {
+  if (alpha < 0)
+    throw new NonFiniteResultError(
+      'derivative',
+      `${name} with alpha < 0: the output a does not determine the derivative (send z instead)`,
+    );
+}
 
 export const identity: ElementwiseActivation = {
   name: 'identity',
@@ -14,4 +30,172 @@ export const identity: ElementwiseActivation = {
   derivativeFromOutput: () => 1,
 };
 
-export const piecewiseFamily: readonly ElementwiseActivation[] = [identity];
+export const relu: ElementwiseActivation = {
+  name: 'relu',
+  aliases: [],
+  kind: 'elementwise',
+  description: 'Rectified linear unit: z for z > 0, 0 otherwise.',
+  params: [],
+  formula: 'g(z) = \\max(0, z)',
+  derivativeFormula: "g'(z) = \\begin{cases} 1 & z > 0 \\\\ 0 & z \\le 0 \\end{cases} = [a > 0]",
+  forward: (z) => Math.max(z, 0),
+  // PyTorch: relu'(0) = 0.
+  derivative: (z) => (z > 0 ? 1 : 0),
+  derivativeFromOutput: (a) => (a > 0 ? 1 : 0),
+};
+
+export const leakyRelu: ElementwiseActivation = {
+  name: 'leaky_relu',
+  aliases: [],
+  kind: 'elementwise',
+  description: 'ReLU with a small slope alpha for z < 0, so that negative inputs still pass a gradient.',
+  params: [
+    { name: 'alpha', default: 0.01, description: 'The slope for z <= 0 (negative_slope in PyTorch).' },
+  ],
+  formula: 'g(z) = \\begin{cases} z & z > 0 \\\\ \\alpha z & z \\le 0 \\end{cases}',
+  derivativeFormula:
+    "g'(z) = \\begin{cases} 1 & z > 0 \\\\ \\alpha & z \\le 0 \\end{cases} = [a > 0] + \\alpha\\,[a \\le 0]\\ (\\alpha \\ge 0)",
+  forward: (z, { alpha }) => (z > 0 ? z : alpha * z),
+  // PyTorch: leaky_relu'(0) = alpha.
+  derivative: (z, { alpha }) => (z > 0 ? 1 : alpha),
+  derivativeFromOutput: (a, { alpha }) => {
+    requireNonNegativeAlpha('leaky_relu', alpha);
+    return a > 0 ? 1 : alpha;
+  },
+};
+
+export const relu6: ElementwiseActivation = {
+  name: 'relu6',
+  aliases: [],
+  kind: 'elementwise',
+  description: 'ReLU capped at 6: min(max(0, z), 6).',
+  params: [],
+  formula: 'g(z) = \\min(\\max(0, z), 6)',
+  derivativeFormula:
+    "g'(z) = \\begin{cases} 1 & 0 < z < 6 \\\\ 0 & \\text{otherwise} \\end{cases} = [0 < a < 6]",
+  forward: (z) => Math.min(Math.max(z, 0), 6),
+  // PyTorch: relu6'(0) = relu6'(6) = 0.
+  derivative: (z) => (z > 0 && z < 6 ? 1 : 0),
+  derivativeFromOutput: (a) => (a > 0 && a < 6 ? 1 : 0),
+};
+
+export const hardtanh: ElementwiseActivation = {
+  name: 'hardtanh',
+  aliases: [],
+  kind: 'elementwise',
+  description: 'z clamped to [min, max]: a piecewise-linear tanh.',
+  params: [
+    { name: 'min', default: -1, description: 'The lower clamp (min_val in PyTorch); must be below max.' },
+    { name: 'max', default: 1, description: 'The upper clamp (max_val in PyTorch); must be above min.' },
+  ],
+  checkParams: ({ min, max }) => (min < max ? undefined : `min (${min}) must be less than max (${max})`),
+  formula: 'g(z) = \\min(\\max(z, \\mathrm{min}), \\mathrm{max})',
+  derivativeFormula:
+    "g'(z) = \\begin{cases} 1 & \\mathrm{min} < z < \\mathrm{max} \\\\ 0 & \\text{otherwise} \\end{cases} = [\\mathrm{min} < a < \\mathrm{max}]",
+  forward: (z, { min, max }) => Math.min(Math.max(z, min), max),
+  // PyTorch: 0 at both clamp points.
+  derivative: (z, { min, max }) => (z > min && z < max ? 1 : 0),
+  derivativeFromOutput: (a, { min, max }) => (a > min && a < max ? 1 : 0),
+};
+
+export const hardsigmoid: ElementwiseActivation = {
+  name: 'hardsigmoid',
+  aliases: [],
+  kind: 'elementwise',
+  description: 'A piecewise-linear sigmoid: 0 below -3, 1 above 3, (z + 3)/6 between.',
+  params: [],
+  formula: 'g(z) = \\min(\\max(0, z + 3), 6) / 6',
+  derivativeFormula:
+    "g'(z) = \\begin{cases} 1/6 & -3 < z < 3 \\\\ 0 & \\text{otherwise} \\end{cases} = \\tfrac{1}{6}[0 < a < 1]",
+  // (z + 3)/6, not z/6 + 1/2: z + 3 is exact near -3, where z/6 + 1/2 cancels.
+  forward: (z) => (z <= -3 ? 0 : z >= 3 ? 1 : (z + 3) / 6),
+  // PyTorch: 0 at z = -3 and z = 3.
+  derivative: (z) => (z > -3 && z < 3 ? 1 / 6 : 0),
+  derivativeFromOutput: (a) => (a > 0 && a < 1 ? 1 / 6 : 0),
+};
+
+export const hardswish: ElementwiseActivation = {
+  name: 'hardswish',
+  aliases: [],
+  kind: 'elementwise',
+  description: 'z times hardsigmoid(z): 0 below -3, z above 3, z (z + 3)/6 between (MobileNetV3).',
+  params: [],
+  formula: 'g(z) = z \\cdot \\min(\\max(0, z + 3), 6) / 6',
+  derivativeFormula:
+    "g'(z) = \\begin{cases} 0 & z < -3 \\\\ (2z + 3)/6 & -3 \\le z \\le 3 \\\\ 1 & z > 3 \\end{cases}",
+  forward: (z) => (z <= -3 ? 0 : z >= 3 ? z : (z * (z + 3)) / 6),
+  // PyTorch takes the middle branch at both kinks: g'(-3) = -1/2, g'(3) = 3/2.
+  derivative: (z) => (z < -3 ? 0 : z > 3 ? 1 : (2 * z + 3) / 6),
+};
+
+const shrinkLambda = {
+  name: 'lambda',
+  default: 0.5,
+  minimum: 0,
+  description: 'The half-width of the dead zone [-lambda, lambda] (lambd in PyTorch).',
+};
+
+export const softshrink: ElementwiseActivation = {
+  name: 'softshrink',
+  aliases: [],
+  kind: 'elementwise',
+  description: 'Soft thresholding: 0 on [-lambda, lambda], z moved lambda towards 0 outside.',
+  params: [shrinkLambda],
+  formula:
+    'g(z) = \\begin{cases} z - \\lambda & z > \\lambda \\\\ z + \\lambda & z < -\\lambda \\\\ 0 & \\text{otherwise} \\end{cases}',
+  derivativeFormula:
+    "g'(z) = \\begin{cases} 1 & |z| > \\lambda \\\\ 0 & |z| \\le \\lambda \\end{cases} = [a \\ne 0]",
+  forward: (z, { lambda }) => (z > lambda ? z - lambda : z < -lambda ? z + lambda : 0),
+  // PyTorch: 0 at z = +-lambda.
+  derivative: (z, { lambda }) => (z > lambda || z < -lambda ? 1 : 0),
+  // z - lambda for z > lambda is never 0 in float64 (distinct doubles differ), so a = 0 iff |z| <= lambda.
+  derivativeFromOutput: (a) => (a !== 0 ? 1 : 0),
+};
+
+export const hardshrink: ElementwiseActivation = {
+  name: 'hardshrink',
+  aliases: [],
+  kind: 'elementwise',
+  description: 'Hard thresholding: 0 on [-lambda, lambda] (both ends included), z outside.',
+  params: [shrinkLambda],
+  formula: 'g(z) = \\begin{cases} z & |z| > \\lambda \\\\ 0 & |z| \\le \\lambda \\end{cases}',
+  derivativeFormula:
+    "g'(z) = \\begin{cases} 1 & |z| > \\lambda \\\\ 0 & |z| \\le \\lambda \\end{cases} = [a \\ne 0]",
+  // PyTorch: hardshrink(+-lambda) = 0 and hardshrink'(+-lambda) = 0.
+  forward: (z, { lambda }) => (z > lambda || z < -lambda ? z : 0),
+  derivative: (z, { lambda }) => (z > lambda || z < -lambda ? 1 : 0),
+  derivativeFromOutput: (a) => (a !== 0 ? 1 : 0),
+};
+
+export const softsign: ElementwiseActivation = {
+  name: 'softsign',
+  aliases: [],
+  kind: 'elementwise',
+  description: 'z / (1 + |z|): a squashing into (-1, 1) with polynomial rather than exponential tails.',
+  params: [],
+  formula: 'g(z) = \\frac{z}{1 + |z|}',
+  derivativeFormula: "g'(z) = \\frac{1}{(1 + |z|)^2} = (1 - |a|)^2",
+  forward: (z) => z / (1 + Math.abs(z)),
+  derivative: (z) => {
+    // Squaring 1/(1 + |z|) rather than dividing by (1 + |z|)^2, which overflows from |z| ~ 1e154 on.
+    const d = 1 / (1 + Math.abs(z));
+    return d * d;
+  },
+  derivativeFromOutput: (a) => {
+    const d = 1 - Math.abs(a);
+    return d * d;
+  },
+};
+
+export const piecewiseFamily: readonly ElementwiseActivation[] = [
+  identity,
+  relu,
+  leakyRelu,
+  relu6,
+  hardtanh,
+  hardsigmoid,
+  hardswish,
+  softshrink,
+  hardshrink,
+  softsign,
+];
