@@ -1,6 +1,6 @@
 /** Builds the app: plugins, shared schemas, then routes. Tests and server.ts both start here. */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
@@ -36,7 +36,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
     bodyLimit: config.bodyLimit,
     genReqId,
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     ajv: {
       // No coercion ("3" is not 3) and no silent stripping (a typo'd field is a 400). allErrors stays
       // off: with it, a million bad numbers cost seconds and a 60 MB error body.

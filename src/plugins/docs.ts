@@ -45,7 +45,8 @@ export default fp(
       },
       // Shared schemas appear under their $id (Tensor, Problem, ...) instead of def-0, def-1, ...
       refResolver: {
-        buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+        buildLocalReference: (json, _baseUri, _fragment, i) =>
+          typeof json.$id === 'string' ? json.$id : `def-${i}`,
       },
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });

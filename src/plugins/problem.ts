@@ -57,13 +57,12 @@ export function invalid(errors: readonly ValidationIssue[], detail?: string): Ht
   return new HttpProblem(400, 'invalid-request', summary, errors);
 }
 
+const nonFiniteMessage =
+  'must be a finite number: float64 reaches ±1.7976931348623157e308, and a literal beyond it (such as 1e400) overflows to Infinity';
+
 /** Re-raises a ShapeError of the tensor at `field` as a 400 pointing into the request. */
 export function shapeProblem(field: string, error: ShapeError): HttpProblem {
-  const message =
-    error.message === 'must be a finite number'
-      ? // JSON.parse turns literals beyond ±1.8e308 (1e400) into Infinity: name that cause.
-        'must be a finite number (float64: at most ±1.7976931348623157e308; a literal like 1e400 overflows)'
-      : error.message;
+  const message = error.message === 'must be a finite number' ? nonFiniteMessage : error.message;
   return invalid([{ path: `/${field}${error.pointer}`, message }]);
 }
 
@@ -87,7 +86,18 @@ function at(data: unknown, pointer: string): unknown {
 }
 
 const typeNames = (value: unknown): string =>
-  value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  value === undefined
+    ? 'nothing'
+    : value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'an array'
+        : typeof value === 'object'
+          ? 'an object'
+          : `a ${typeof value}`;
+
+const tensorMessage =
+  'must be a tensor: a non-empty array of numbers, or a non-empty array of equal-length non-empty arrays of numbers';
 
 /**
  * Turns Ajv's errors into [{ path, message }]. The only anyOf in our schemas is the Tensor
@@ -108,13 +118,15 @@ export function describeValidation(
       if (out.some((o) => o.path === e.instancePath || o.path.startsWith(`${e.instancePath}/`))) continue;
       out.push({
         path: e.instancePath,
-        message:
-          'must be a tensor: a non-empty array of numbers, or a non-empty array of equal-length ' +
-          `non-empty arrays of numbers (got ${typeNames(value)})`,
+        message: `${tensorMessage} (got ${typeNames(value)})`,
       });
       continue;
     }
-    if (owner !== undefined && e.keyword !== 'anyOf') {
+    if (owner !== undefined && e.instancePath === owner && e.keyword === 'type') {
+      out.push({ path: owner, message: `${tensorMessage} (got ${typeNames(value)})` });
+      continue;
+    }
+    if (owner !== undefined) {
       const branch = /\/anyOf\/(\d+)\//.exec(e.schemaPath)?.[1];
       const intended = Array.isArray(at(data, `${owner}/0`)) ? '1' : '0';
       if (branch !== undefined && branch !== intended) continue;
@@ -132,7 +144,10 @@ function describeIssue(e: AjvIssue, value: unknown, allowedFields?: readonly str
     case 'additionalProperties': {
       const allowed =
         e.instancePath === '' && allowedFields?.length ? ` (allowed: ${allowedFields.join(', ')})` : '';
-      return { path: `${e.instancePath}/${e.params.additionalProperty}`, message: `is not a known field${allowed}` };
+      return {
+        path: `${e.instancePath}/${e.params.additionalProperty}`,
+        message: `is not a known field${allowed}`,
+      };
     }
     case 'enum':
       return {
@@ -140,6 +155,9 @@ function describeIssue(e: AjvIssue, value: unknown, allowedFields?: readonly str
         message: `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`,
       };
     case 'type':
+      // JSON.parse turns literals beyond ±1.8e308 (1e400) into Infinity, which Ajv's number type refuses.
+      if (typeof value === 'number' && !Number.isFinite(value))
+        return { path: e.instancePath, message: nonFiniteMessage };
       if (e.params.type === 'number' && Array.isArray(value))
         return {
           path: e.instancePath,

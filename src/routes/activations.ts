@@ -39,15 +39,19 @@ const activationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     info(activationFor(request.params.name)),
   );
 
-  app.post('/v1/activations/:name/forward', { schema: forwardSchema, attachValidation: true }, async (request) => {
-    const entry = activationFor(request.params.name);
-    rethrowValidation(request);
-    const z = readTensor('z', request.body.z);
-    const params = paramsFor(entry, request.body.params);
-    const a = forwardTensor(entry, z.data, z.cols, params);
-    assertFinite('a', a);
-    return { a: toJson(a, z) };
-  });
+  app.post(
+    '/v1/activations/:name/forward',
+    { schema: forwardSchema, attachValidation: true },
+    async (request) => {
+      const entry = activationFor(request.params.name);
+      rethrowValidation(request);
+      const z = readTensor('z', request.body.z);
+      const params = paramsFor(entry, request.body.params);
+      const a = forwardTensor(entry, z.data, z.cols, params);
+      assertFinite('a', a);
+      return { a: toJson(a, z) };
+    },
+  );
 
   app.post(
     '/v1/activations/:name/derivative',
@@ -76,7 +80,9 @@ const activationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!entry.derivativeFromOutput) {
         const allowed = activationsWithDerivativeFromOutput().map((e) => e.name);
         const message = `${entry.name}'s derivative cannot be computed from a alone: send z instead (from a: ${allowed.join(', ')})`;
-        throw new HttpProblem(400, 'derivative-from-output-unsupported', `${message}.`, [{ path: '/a', message }]);
+        throw new HttpProblem(400, 'derivative-from-output-unsupported', `${message}.`, [
+          { path: '/a', message },
+        ]);
       }
       const derivative = mapElements(entry.derivativeFromOutput, t.data, params);
       assertFinite('derivative', derivative);

@@ -33,7 +33,10 @@ const outputLayerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (targets.rows !== x.rows)
       throw mismatch('/targets', `x has ${x.rows} samples (N) but targets has ${targets.rows} (N)`);
     if (targets.cols !== K)
-      throw mismatch('/targets', `targets has ${targets.cols} outputs per sample (K) but weights has ${K} columns (K)`);
+      throw mismatch(
+        '/targets',
+        `targets has ${targets.cols} outputs per sample (K) but weights has ${K} columns (K)`,
+      );
     let bias: Float64Array | undefined;
     if (body.bias !== undefined) {
       bias = readTensor('bias', body.bias).data;
@@ -56,7 +59,8 @@ const outputLayerRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reduction: body.reduction ?? 'sum',
     });
     assertFinite('loss', result.loss);
-    for (const [quantity, data] of Object.entries(result)) if (typeof data !== 'number') assertFinite(quantity, data);
+    for (const [quantity, data] of Object.entries(result))
+      if (typeof data !== 'number') assertFinite(quantity, data);
 
     return {
       loss: result.loss,
@@ -71,4 +75,3 @@ const outputLayerRoutes: FastifyPluginAsyncTypebox = async (app) => {
 };
 
 export default outputLayerRoutes;
-

@@ -44,7 +44,8 @@ const softmaxRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/v1/softmax/jacobian', { schema: jacobianSchema }, async (request) => {
     const { from, t } = readInput(request.body);
     const count = t.rows * t.cols * t.cols;
-    if (count > maxElements) throw tooManyElements(`The Jacobian (${shapeOf(t)} input -> N*K*K)`, count, maxElements);
+    if (count > maxElements)
+      throw tooManyElements(`The Jacobian (${shapeOf(t)} input -> N*K*K)`, count, maxElements);
     const { a, jacobian } = softmaxJacobian(t.data, t.cols, from);
     assertFinite('a', a);
     assertFinite('jacobian', jacobian);

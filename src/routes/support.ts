@@ -1,6 +1,12 @@
 /** What the routes share: reading request tensors, the z-or-a choice, params, and tensor shapes as text. */
 import type { FastifyRequest } from 'fastify';
-import { type Activation, activationNames, findActivation, type Params, resolveParams } from '../core/activations/index.js';
+import {
+  type Activation,
+  activationNames,
+  findActivation,
+  type Params,
+  resolveParams,
+} from '../core/activations/index.js';
 import { fromJson, type JsonTensor, ShapeError, type Tensor } from '../core/tensor.js';
 import { HttpProblem, invalid, shapeProblem } from '../plugins/problem.js';
 

@@ -2,7 +2,7 @@
 import { Type } from 'typebox';
 import { activations, activationsWithDerivativeFromOutput } from '../core/activations/index.js';
 import type { ParamSpec } from '../core/activations/types.js';
-import { problemResponses, tensorRef } from './common.js';
+import { activationNameParam, problemResponses, tensorRef } from './common.js';
 
 const bound = (p: ParamSpec) =>
   [
@@ -27,17 +27,15 @@ export const ParamsField = Type.Unsafe<Record<string, number>>({
   description:
     'Parameters of the activation by name; omitted ones take their defaults. Unknown names and ' +
     `out-of-range values are a 400. ${paramRules || 'No activation has parameters.'}` +
-    ' Cross-parameter rules (such as hardtanh min < max) are listed in each activation\'s description.',
+    " Cross-parameter rules (such as hardtanh min < max) are listed in each activation's description.",
 });
 
 export const ActivationNameParams = (example: string) =>
   Type.Object(
     {
-      name: Type.Unsafe<string>(
-        Type.Ref('ActivationName', {
-          description: 'Activation name or alias; an unknown name is a 404 listing the known ones.',
-          examples: [example],
-        }),
+      name: activationNameParam(
+        'Activation name or alias; an unknown name is a 404 listing the known ones.',
+        example,
       ),
     },
     { additionalProperties: false },
@@ -169,7 +167,7 @@ export const derivativeSchema = {
   summary: "Elementwise derivative g'(z), from z or from a",
   description:
     "From z: g'(z) and a. From a (the output): g' through its closed form in a, for the activations with " +
-    'derivativeFromOutput. At kinks the value is PyTorch autograd\'s (e.g. relu\'(0) = 0). softmax and ' +
+    "derivativeFromOutput. At kinks the value is PyTorch autograd's (e.g. relu'(0) = 0). softmax and " +
     'log_softmax are not elementwise: use POST /v1/softmax/jacobian or /v1/softmax/vjp (400 here).',
   params: ActivationNameParams('tanh'),
   body: DerivativeBody,

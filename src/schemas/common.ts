@@ -92,24 +92,35 @@ export const Problem = Type.Object(
       description: 'The request id (the x-request-id header): quote it to find the log lines.',
     }),
     errors: Type.Optional(
-      Type.Array(ValidationIssue, { description: 'Validation failures, each with a JSON pointer (400 only).' }),
+      Type.Array(ValidationIssue, {
+        description: 'Validation failures, each with a JSON pointer (400 only).',
+      }),
     ),
   },
   {
     $id: 'Problem',
-    description: 'An RFC 9457 problem details object, sent as application/problem+json for every 4xx and 5xx.',
+    description:
+      'An RFC 9457 problem details object, sent as application/problem+json for every 4xx and 5xx.',
   },
 );
 
-/** A reference to the shared Tensor schema, typed for the type provider. */
-export const tensorRef = (description: string) =>
-  Type.Unsafe<JsonTensor>(Type.Ref('Tensor', { description }));
+/**
+ * A field that is a shared schema plus its own description. @fastify/swagger drops siblings of $ref
+ * (an OpenAPI 3.0 rule), so the reference goes inside allOf, where the description survives.
+ */
+const described = <T>(id: string, description: string, extra: Record<string, unknown> = {}) =>
+  Type.Unsafe<T>({ description, ...extra, allOf: [{ $ref: id }] });
 
-export const matrixRef = (description: string) =>
-  Type.Unsafe<number[][]>(Type.Ref('Matrix', { description }));
+export const tensorRef = (description: string) => described<JsonTensor>('Tensor', description);
+
+export const matrixRef = (description: string) => described<number[][]>('Matrix', description);
 
 export const activationNameRef = (description: string, example: string) =>
-  Type.Unsafe<string>(Type.Ref('ActivationName', { description, examples: [example] }));
+  described<string>('ActivationName', description, { examples: [example] });
+
+/** The name enum inline (not a $ref), so that Swagger UI offers a drop-down for the path parameter. */
+export const activationNameParam = (description: string, example: string) =>
+  Type.Unsafe<string>({ type: 'string', enum: [...activationNames], description, examples: [example] });
 
 const statusText: Record<number, string> = {
   400: 'Invalid request: malformed JSON, empty body, wrong types, ragged or empty or too deeply nested tensors, unknown fields or params, out-of-range params, shape mismatches. `errors` points into the body.',
@@ -119,9 +130,16 @@ const statusText: Record<number, string> = {
   422: 'The result is not finite in float64; the detail names the quantity.',
 };
 
-/** The problem responses of a POST route, documented with the shared Problem schema. */
+/** A problem response (application/problem+json, the shared Problem schema) for the document. */
+export const problemResponse = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
+});
+
+/** The problem responses of a route, by status. */
 export function problemResponses<S extends number>(...statuses: S[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [s, Type.Ref('Problem', { description: statusText[s] ?? 'Problem.' })]),
-  ) as Record<S, ReturnType<typeof Type.Ref<'Problem'>>>;
+  return Object.fromEntries(statuses.map((s) => [s, problemResponse(statusText[s] ?? 'Problem.')])) as Record<
+    S,
+    ReturnType<typeof problemResponse>
+  >;
 }

@@ -1,5 +1,6 @@
 /** Schemas of the liveness and readiness probes. */
 import { Type } from 'typebox';
+import { problemResponse } from './common.js';
 
 export const healthSchema = {
   operationId: 'healthz',
@@ -24,6 +25,6 @@ export const readySchema = {
       { status: Type.Literal('ready', { description: 'Always "ready".' }) },
       { description: 'The service takes requests.' },
     ),
-    503: Type.Ref('Problem', { description: 'Not ready: the detail says why.' }),
+    503: problemResponse('Not ready (shutting down or overloaded): the detail says why.'),
   },
 };

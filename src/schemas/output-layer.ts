@@ -1,11 +1,8 @@
 /** Schema of POST /v1/gradients/output-layer. */
 import { Type } from 'typebox';
-import { activationNameRef, matrixRef, problemResponses, tensorRef } from './common.js';
+import { type Loss, losses, type Reduction, reductions } from '../core/output-layer.js';
 import { ParamsField } from './activations.js';
-
-// The loss and reduction names are the contract's; the route checks them against core's lists at start.
-export const lossNames = ['squared_error', 'cross_entropy', 'binary_cross_entropy'] as const;
-export const reductionNames = ['sum', 'mean'] as const;
+import { activationNameRef, matrixRef, problemResponses, tensorRef } from './common.js';
 
 export const OutputLayerBody = Type.Object(
   {
@@ -21,9 +18,9 @@ export const OutputLayerBody = Type.Object(
     activation: activationNameRef('The output activation g.', 'sigmoid'),
     params: Type.Optional(ParamsField),
     loss: Type.Optional(
-      Type.Unsafe<(typeof lossNames)[number]>({
+      Type.Unsafe<Loss>({
         type: 'string',
-        enum: [...lossNames],
+        enum: [...losses],
         default: 'squared_error',
         description:
           'squared_error: E = 1/2 sum (a - t)^2; cross_entropy: E = -sum t log a; binary_cross_entropy: ' +
@@ -33,9 +30,9 @@ export const OutputLayerBody = Type.Object(
       }),
     ),
     reduction: Type.Optional(
-      Type.Unsafe<(typeof reductionNames)[number]>({
+      Type.Unsafe<Reduction>({
         type: 'string',
-        enum: [...reductionNames],
+        enum: [...reductions],
         default: 'sum',
         description: 'sum: E summed over samples; mean: divided by N, the number of samples.',
       }),
@@ -65,9 +62,12 @@ export const OutputLayerReply = Type.Object(
     z: tensorRef('z = x W + b, the shape of targets.'),
     a: tensorRef('a = g(z), the shape of targets.'),
     delta: tensorRef('dE/dz, the shape of targets (softmax with squared error: J^T (a - t)).'),
-    weightGradient: Type.Array(Type.Array(Type.Number({ description: 'dE/dw[j][k].' }), { description: 'Row j.' }), {
-      description: 'dE/dW, M x K.',
-    }),
+    weightGradient: Type.Array(
+      Type.Array(Type.Number({ description: 'dE/dw[j][k].' }), { description: 'Row j.' }),
+      {
+        description: 'dE/dW, M x K.',
+      },
+    ),
     biasGradient: Type.Array(Type.Number({ description: 'dE/db[k].' }), { description: 'dE/db, length K.' }),
     inputGradient: tensorRef('dE/dx, the shape of x.'),
   },

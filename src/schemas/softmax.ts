@@ -67,7 +67,8 @@ export const vjpSchema = {
   operationId: 'softmaxVjp',
   tags: ['softmax'],
   summary: 'Softmax vector-Jacobian product',
-  description: 'gradient = v^T J with J the softmax Jacobian, without building J: a * (v - sum(v * a)) per row.',
+  description:
+    'gradient = v^T J with J the softmax Jacobian, without building J: a * (v - sum(v * a)) per row.',
   body: VjpBody,
   response: { 200: VjpReply, ...problemResponses(400, 413, 415, 422) },
 };

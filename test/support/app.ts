@@ -1,0 +1,46 @@
+/** Builds the app for route tests (no logging, default limits unless overridden) and checks problems. */
+import type { LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
+import { type App, buildApp } from '../../src/app.js';
+import { type AppConfig, defaultConfig } from '../../src/config.js';
+
+export async function buildTestApp(overrides: Partial<AppConfig> = {}): Promise<App> {
+  const app = await buildApp({ ...defaultConfig, logLevel: 'silent', ...overrides }, { logger: false });
+  await app.ready();
+  return app;
+}
+
+export function post(app: App, url: string, body: unknown, headers: Record<string, string> = {}) {
+  return app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  requestId: string;
+  errors?: { path: string; message: string }[];
+}
+
+/** Asserts an RFC 9457 problem with this status and returns its body. */
+export function expectProblem(res: LightMyRequestResponse, status: number, type?: string): ProblemBody {
+  expect(res.statusCode, res.body).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = res.json() as ProblemBody;
+  expect(body).toMatchObject({ status, instance: expect.any(String), requestId: expect.any(String) });
+  expect(body.title.length).toBeGreaterThan(0);
+  expect(body.detail.length).toBeGreaterThan(0);
+  expect(body.requestId).toBe(res.headers['x-request-id']);
+  if (type) expect(body.type).toBe(`urn:gradient-service:problem:${type}`);
+  return body;
+}
+
+/** The paths of a problem's errors. */
+export const errorPaths = (problem: ProblemBody): string[] => (problem.errors ?? []).map((e) => e.path);
