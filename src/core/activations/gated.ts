@@ -35,7 +35,7 @@ import type { ElementwiseActivation } from './types.js';
 
 // Constants as double-doubles (mpmath, 60 digits, rounded): the low parts matter wherever the constant
 // multiplies a large argument of an exponential.
-const SQRT1_2: DD = dd(0.7071067811865476, -4.833646656726457e-17);
+const SQRT1_2: DD = dd(Math.SQRT1_2, -4.833646656726457e-17);
 const INV_SQRT_2PI: DD = dd(0.3989422804014327, -2.49232720227773e-17);
 const TWO_SQRT_PI: DD = dd(1.1283791670955126, 1.533545961316588e-17);
 /** gelu_tanh: sqrt(2/pi) and 0.044715 (the exact decimal, as the reference uses it). */
