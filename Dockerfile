@@ -3,28 +3,30 @@
 # The docker format keeps HEALTHCHECK; the OCI image format has no field for it.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# Compile TypeScript with the dev dependencies (tsc lives there).
-FROM ${NODE_IMAGE} AS build
+# All dependencies, dev included (tsc lives there); a layer of its own, so it is reused while the lockfile is
+# unchanged.
+FROM ${NODE_IMAGE} AS dev-deps
 WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+
+FROM dev-deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-# Production dependencies only, in a stage of their own so the runtime image never sees dev packages or npm's cache.
-FROM ${NODE_IMAGE} AS deps
-WORKDIR /app
-ENV NODE_ENV=production
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# Production dependencies only: the same tree with the dev packages pruned (no second download), in a stage
+# of its own so the runtime image never sees dev packages or npm's cache.
+FROM dev-deps AS prod-deps
+RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
+COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 # Numeric uid:gid (the base image's `node` user) so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
