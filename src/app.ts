@@ -49,6 +49,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
 
   // Replies are built to their schema by the routes; JSON.stringify is faster than fast-json-stringify's
   // anyOf dispatch on large tensors, and every number is checked finite before it gets here.
+  // Fastify parses text/plain by default; every body here is JSON, so anything else is a 415.
+  app.removeContentTypeParser('text/plain');
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   await app.register(requestId);
