@@ -1,13 +1,16 @@
 /** Activations built on exp/log: sigmoid, tanh, the ELU family, softplus, logsigmoid, tanhshrink. */
 import {
+  divideOnce,
   logistic,
   logisticDerivative,
+  multiplyOnce,
   productLow,
   quotientLow,
   scaledExp,
   sech2,
   tanhDeficit,
   tanh as tanhKernel,
+  tanhSquared,
 } from '../numeric/elementary.js';
 import { requireNonNegativeAlpha } from './piecewise.js';
 import type { ElementwiseActivation, ParamSpec } from './types.js';
@@ -125,7 +128,10 @@ export const celu: ElementwiseActivation = {
     const u = z / alpha;
     // alpha expm1(u) = z (1 + u/2 + ...) rounds to z; alpha * u would not when u is subnormal.
     if (u > -(2 ** -54)) return z;
-    return alpha * Math.expm1(u);
+    const m = Math.expm1(u);
+    if (alpha === 1) return m;
+    // expm1(u + uLo) = m + (1 + m) uLo: carry the rounding of z / alpha, and multiply by alpha once.
+    return multiplyOnce(alpha, m, (1 + m) * quotientLow(z, alpha, u));
   },
   derivative: (z, { alpha }) => {
     if (z > 0) return 1;
@@ -140,7 +146,7 @@ export const celu: ElementwiseActivation = {
 function expOver(x: number, xLo: number, beta: number): number {
   if (x >= -708) {
     const e = Math.exp(x);
-    return (e + e * xLo) / beta;
+    return divideOnce(e, e * xLo, beta);
   }
   const half = Math.exp(x / 2);
   return ((half + half * xLo) / beta) * half;
@@ -168,10 +174,22 @@ export const softplus: ElementwiseActivation = {
     // e^x amplifies the rounding of beta z by |x|: carry the product's low part.
     const xLo = beta === 1 ? 0 : productLow(beta, z, x);
     // log(1 + e^x) = x + log(1 + e^-x), and x / beta is z: no overflow of e^x, nor of beta z.
-    if (x > 0) return z + Math.log1p(scaledExp(1, -x, -xLo)) / beta;
+    if (x > 0) {
+      const e = Math.exp(-x);
+      const l = Math.log1p(e);
+      if (beta === 1 || x > 2 ** 11) return z + l / beta;
+      // (x + xLo + log1p(e (1 - xLo))) / beta, with the sum kept in double-double and divided once.
+      const sum = x + l;
+      const sumLo = l - (sum - x) + xLo - (e * xLo) / (1 + e);
+      return divideOnce(sum, sumLo, beta);
+    }
     // Below x = -37, log(1 + E) = E to within half an ulp, and E may be subnormal.
     if (x < -37) return expOver(x, xLo, beta);
-    return Math.log1p(scaledExp(1, x, xLo)) / beta;
+    const e = Math.exp(x);
+    const l = Math.log1p(e);
+    if (beta === 1) return l;
+    // log1p(e (1 + xLo)) = l + e xLo / (1 + e), divided by beta once.
+    return divideOnce(l, (e * xLo) / (1 + e), beta);
   },
   derivative: (z, { beta }) => {
     const x = beta * z;
@@ -209,10 +227,7 @@ export const tanhshrink: ElementwiseActivation = {
   formula: 'g(z) = z - \\tanh z',
   derivativeFormula: "g'(z) = 1 - \\operatorname{sech}^2 z = \\tanh^2 z",
   forward: (z) => tanhDeficit(z),
-  derivative: (z) => {
-    const t = tanhKernel(z);
-    return t * t;
-  },
+  derivative: (z) => tanhSquared(z),
 };
 
 export const exponentialFamily: readonly ElementwiseActivation[] = [

@@ -37,11 +37,11 @@ export function productLow(a: number, b: number, p: number): number {
 
 /**
  * The low part of the quotient n / d rounded to q: n / d = q + quotientLow(n, d, q) (to about 2^-104
- * relative). Only where it matters for e^q, 1/4 <= |q| <= 2^11; 0 elsewhere.
+ * relative), for 2^-400 <= |q| <= 2^11 (beyond, e^q is 0 or 1 + q to within an ulp); 0 elsewhere.
  */
 export function quotientLow(n: number, d: number, q: number): number {
   const size = Math.abs(q);
-  if (!(size >= 0.25 && size <= 2 ** 11)) return 0;
+  if (!(size >= 2 ** -400 && size <= 2 ** 11)) return 0;
   // Scaling n and d by the same power of two leaves q alone and keeps the split and its partial products
   // away from overflow and underflow.
   if (Math.abs(n) > 2 ** 500) {
@@ -54,6 +54,32 @@ export function quotientLow(n: number, d: number, q: number): number {
   const p = q * d;
   // n - p is exact (p is within a few ulp of n); the remainder n - q d over d is the missing part of q.
   return (n - p - productTail(q, d, p)) / d;
+}
+
+/** Exponents inside which Dekker's split cannot overflow nor its partial products underflow. */
+const inSplitRange = (x: number): boolean => {
+  const size = Math.abs(x);
+  return size > 2 ** -450 && size < 2 ** 450;
+};
+
+/**
+ * (hi + lo) / d rounded once (|lo| at most a few ulp of hi): the quotient corrected by its exact
+ * remainder, instead of rounding hi + lo and then the quotient. Falls back to one plain division at
+ * extreme exponents.
+ */
+export function divideOnce(hi: number, lo: number, d: number): number {
+  const q = hi / d;
+  if (!(inSplitRange(q) && inSplitRange(d))) return (hi + lo) / d;
+  const p = q * d;
+  // hi - p is exact: p is within an ulp of hi.
+  return q + (hi - p - productTail(q, d, p) + lo) / d;
+}
+
+/** c * (hi + lo) rounded once (|lo| at most a few ulp of hi); one plain product at extreme exponents. */
+export function multiplyOnce(c: number, hi: number, lo: number): number {
+  const p = c * hi;
+  if (!(inSplitRange(c) && inSplitRange(hi))) return c * (hi + lo);
+  return p + (productTail(c, hi, p) + c * lo);
 }
 
 /**
@@ -71,24 +97,49 @@ export function scaledExp(c: number, x: number, xLo = 0): number {
   return c * (half + half * xLo) * half;
 }
 
+/** n / (s + sLo) with a single rounding: one quotient corrected by its exact remainder (1 <= s <= 2). */
+function overSum(n: number, s: number, sLo: number): number {
+  const q = n / s;
+  const p = q * s;
+  return q + (n - p - productTail(q, s, p) - q * sLo) / s;
+}
+
 /**
  * The logistic function 1/(1 + e^-(z + zLo)) from E = e^-|z| <= 1, so that nothing overflows;
- * zLo is the low part of an argument that was rounded to z (softplus with beta != 1).
+ * zLo is the low part of an argument that was rounded to z (softplus with beta != 1). 1 + E is carried
+ * in double-double, so only e^-|z| and the last rounding contribute errors.
  */
 export function logistic(z: number, zLo = 0): number {
-  if (z >= 0) return 1 / (1 + scaledExp(1, -z, -zLo));
-  const e = scaledExp(1, z, zLo);
-  return e / (1 + e);
+  const e = z >= 0 ? scaledExp(1, -z, -zLo) : scaledExp(1, z, zLo);
+  // 1/(1 + E) = 1 - E + ... rounds to 1, E/(1 + E) to E.
+  if (e < 2 ** -54) return z >= 0 ? 1 : e;
+  const s = 1 + e;
+  return overSum(z >= 0 ? 1 : e, s, e - (s - 1));
+}
+
+/**
+ * n / (s + sLo)^2 with a single rounding at the end: the square as a double-double, then one quotient
+ * corrected by its exact remainder. For 1 <= s <= 2 and n >= 2^-60 (no partial product underflows).
+ */
+function overSquare(n: number, s: number, sLo: number): number {
+  const square = s * s;
+  const squareLo = productTail(s, s, square) + 2 * s * sLo;
+  const q = n / square;
+  const p = q * square;
+  return q + (n - p - productTail(q, square, p) - q * squareLo) / square;
 }
 
 /**
  * sigma'(z) = sigma(z) sigma(-z) = E / (1 + E)^2 with E = e^-|z|: keeps full relative precision out to
- * z = -745 and beyond, where a(1 - a) from a rounded a is 0 (from |z| ~ 37 on).
+ * z = -745 and beyond, where a(1 - a) from a rounded a is 0 (from |z| ~ 37 on). 1 + E and its square
+ * are carried in double-double so that only e^-|z| and the last rounding contribute errors.
  */
 export function logisticDerivative(z: number): number {
   const e = Math.exp(-Math.abs(z));
+  // (1 + E)^-2 = 1 - 2E + ... rounds to 1 here.
+  if (e < 2 ** -54) return e;
   const s = 1 + e;
-  return e / s / s;
+  return overSquare(e, s, e - (s - 1));
 }
 
 // (z - tanh z) / z^3 = R(w), w = z^2, on 0 <= w <= 1: Chebyshev fit (mpmath, 60 digits) of degree 16,
@@ -102,23 +153,43 @@ const R_COEFFICIENTS = [
   -1.9216974143833895e-6, 5.122767150793262e-7, -9.364144622965759e-8, 8.538161901212156e-9,
 ] as const;
 
-function tanhDeficitRatio(w: number): number {
+/** R(w) - R0_HI. */
+function tanhDeficitRatioTail(w: number): number {
   const c = R_COEFFICIENTS;
   let q = c[15];
   for (let k = 14; k >= 0; k--) q = q * w + c[k];
-  return R0_HI + (R0_LO + w * q);
+  return R0_LO + w * q;
+}
+
+function tanhDeficitRatio(w: number): number {
+  return R0_HI + tanhDeficitRatioTail(w);
 }
 
 /**
  * z - tanh z (tanhshrink). For |z| < 1 the difference cancels (it is z^3/3 near 0 and loses 2 bits still
- * at |z| ~ 1), so it comes from the polynomial z^3 R(z^2); beyond, from z - 1 + 2E/(1 + E), E = e^-2|z|,
- * whose two terms have the same sign and where z - 1 is exact up to |z| = 2.
+ * at |z| ~ 1), so it comes from the polynomial z^3 R(z^2), with z^3 and R in double-double so that the
+ * product is rounded once; beyond, from z - 1 + 2E/(1 + E), E = e^-2|z|, whose two terms have the same
+ * sign and where z - 1 is exact up to |z| = 2.
  */
 export function tanhDeficit(z: number): number {
   const size = Math.abs(z);
-  if (size < 1) {
+  if (size < 2 ** -300) {
+    // z^3 < 2^-900: the double-double's partial products would underflow; three roundings are fine here.
     const w = z * z;
     return z * (w * tanhDeficitRatio(w));
+  }
+  if (size < 1) {
+    const w = z * z;
+    const wLo = productTail(z, z, w);
+    const cube = z * w;
+    const cubeLo = productTail(z, w, cube) + z * wLo;
+    const c = R_COEFFICIENTS;
+    // R at w + wLo rather than w: R'(w) wLo, with R' to a few bits.
+    const tail = tanhDeficitRatioTail(w) + wLo * (c[0] + w * (2 * c[1] + 3 * c[2] * w));
+    const r = R0_HI + tail;
+    const rLo = tail - (r - R0_HI);
+    const p = cube * r;
+    return p + (productTail(cube, r, p) + cubeLo * r + cube * rLo);
   }
   const e = Math.exp(-2 * size);
   const d = size - 1 + (2 * e) / (1 + e);
@@ -142,8 +213,9 @@ export function tanh(z: number): number {
 
 /**
  * tanh'(z) = sech^2 z. Near 0 it is 1 - tanh^2 (under 0.22 taken from 1). Beyond |z| = 0.5 it is
- * 4E/(1 + E)^2 with E = e^-2|z|, which keeps its relative precision where 1 - a^2 is 0 (|z| > 19);
- * past |z| = 354 4E is subnormal, so it is (2 e^-|z|)^2, rounded into the subnormal range once.
+ * 4E/(1 + E)^2 with E = e^-2|z| (1 + E and the square in double-double), which keeps its relative
+ * precision where 1 - a^2 is 0 (|z| > 19); past |z| = 354 4E is subnormal, so it is (2 e^-|z|)^2,
+ * rounded into the subnormal range once.
  */
 export function sech2(z: number): number {
   const size = Math.abs(z);
@@ -156,6 +228,21 @@ export function sech2(z: number): number {
     return h * h;
   }
   const e = Math.exp(-2 * size);
+  if (e < 2 ** -54) return 4 * e;
   const s = 1 + e;
-  return (4 * e) / s / s;
+  return overSquare(4 * e, s, e - (s - 1));
+}
+
+/**
+ * tanh^2 z (tanhshrink's derivative). Below |z| = 1, tanh z = z - D with D = z^3 R(z^2) is kept as a
+ * double-double before squaring (squaring a rounded tanh would double its error); above, 1 - sech^2 z
+ * takes under 0.42 from 1 and loses nothing.
+ */
+export function tanhSquared(z: number): number {
+  if (Math.abs(z) >= 1) return 1 - sech2(z);
+  const w = z * z;
+  const d = z * (w * tanhDeficitRatio(w));
+  const t = z - d;
+  const tLo = z - t - d;
+  return t * t + 2 * t * tLo;
 }
