@@ -3,6 +3,7 @@
  * PyTorch's derivative at each kink), and softsign, rational with a kink in its second derivative.
  */
 import { NonFiniteResultError } from '../errors.js';
+import { inverseSquareOnePlus, multiplyOnce } from '../numeric/elementary.js';
 import type { ElementwiseActivation } from './types.js';
 
 /**
@@ -123,7 +124,14 @@ export const hardswish: ElementwiseActivation = {
   formula: 'g(z) = z \\cdot \\min(\\max(0, z + 3), 6) / 6',
   derivativeFormula:
     "g'(z) = \\begin{cases} 0 & z < -3 \\\\ (2z + 3)/6 & -3 \\le z \\le 3 \\\\ 1 & z > 3 \\end{cases}",
-  forward: (z) => (z <= -3 ? 0 : z >= 3 ? z : (z * (z + 3)) / 6),
+  forward: (z) => {
+    if (z <= -3) return 0;
+    if (z >= 3) return z;
+    // z (z + 3) with z + 3 carried exactly (Fast2Sum) and the product rounded once, then / 6: one ulp
+    // where z * (z + 3) / 6 takes three roundings.
+    const s = z + 3;
+    return multiplyOnce(z, s, z - (s - 3)) / 6;
+  },
   // PyTorch takes the middle branch at both kinks: g'(-3) = -1/2, g'(3) = 3/2.
   derivative: (z) => (z < -3 ? 0 : z > 3 ? 1 : (2 * z + 3) / 6),
 };
@@ -176,11 +184,8 @@ export const softsign: ElementwiseActivation = {
   formula: 'g(z) = \\frac{z}{1 + |z|}',
   derivativeFormula: "g'(z) = \\frac{1}{(1 + |z|)^2} = (1 - |a|)^2",
   forward: (z) => z / (1 + Math.abs(z)),
-  derivative: (z) => {
-    // Squaring 1/(1 + |z|) rather than dividing by (1 + |z|)^2, which overflows from |z| ~ 1e154 on.
-    const d = 1 / (1 + Math.abs(z));
-    return d * d;
-  },
+  // Not 1/(1 + |z|)^2 in plain float64: three roundings (3 ulp), and (1 + |z|)^2 overflows from 1e154 on.
+  derivative: (z) => inverseSquareOnePlus(z),
   derivativeFromOutput: (a) => {
     const d = 1 - Math.abs(a);
     return d * d;

@@ -119,9 +119,9 @@ export function logistic(z: number, zLo = 0): number {
 
 /**
  * n / (s + sLo)^2 with a single rounding at the end: the square as a double-double, then one quotient
- * corrected by its exact remainder. For 1 <= s <= 2 and n >= 2^-60 (no partial product underflows).
+ * corrected by its exact remainder. For 1 <= s <= 2^26 and n >= 2^-60 (no partial product underflows).
  */
-function overSquare(n: number, s: number, sLo: number): number {
+export function overSquare(n: number, s: number, sLo: number): number {
   const square = s * s;
   const squareLo = productTail(s, s, square) + 2 * s * sLo;
   const q = n / square;
@@ -245,4 +245,18 @@ export function tanhSquared(z: number): number {
   const t = z - d;
   const tLo = z - t - d;
   return t * t + 2 * t * tLo;
+}
+
+/**
+ * 1 / (1 + |z|)^2 (softsign's derivative), rounded once: 1 + |z| as a double-double (Fast2Sum), scaled
+ * by a power of two into [1, 2^26) when it is larger so that its square cannot overflow, and the
+ * result scaled back (the only place it can round again is the subnormal range).
+ */
+export function inverseSquareOnePlus(z: number): number {
+  const size = Math.abs(z);
+  const s = 1 + size;
+  const sLo = size >= 1 ? 1 - (s - size) : size - (s - 1);
+  if (s < 2 ** 26) return overSquare(1, s, sLo);
+  const f = 2 ** -Math.floor(Math.log2(s));
+  return overSquare(1, s * f, sLo * f) * f * f;
 }
