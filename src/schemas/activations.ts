@@ -12,12 +12,14 @@ const bound = (p: ParamSpec) =>
     .filter(Boolean)
     .join(', ');
 
-/** "leaky_relu: alpha (default 0.01); ..." from the table, so the docs follow the code. */
+/** "leaky_relu: alpha (default 0.01: the slope ...); ..." from the table, so the docs follow the code. */
 const paramRules = activations
   .filter((e) => e.params.length)
   .map(
     (e) =>
-      `${e.name}: ${e.params.map((p) => `${p.name} (default ${p.default}${bound(p) ? `, ${bound(p)}` : ''})`).join(', ')}`,
+      `${e.name}: ${e.params
+        .map((p) => `${p.name} (default ${p.default}${bound(p) ? `, ${bound(p)}` : ''}: ${p.description})`)
+        .join(', ')}`,
   )
   .join('; ');
 
@@ -26,8 +28,7 @@ export const ParamsField = Type.Unsafe<Record<string, number>>({
   additionalProperties: { type: 'number', description: 'A parameter value (finite float64).' },
   description:
     'Parameters of the activation by name; omitted ones take their defaults. Unknown names and ' +
-    `out-of-range values are a 400. ${paramRules || 'No activation has parameters.'}` +
-    " Cross-parameter rules (such as hardtanh min < max) are listed in each activation's description.",
+    `out-of-range values are a 400. ${paramRules || 'No activation has parameters.'}`,
 });
 
 export const ActivationNameParams = (example: string) =>
