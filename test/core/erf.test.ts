@@ -44,6 +44,13 @@ const REFERENCE: readonly (readonly [number, number, number])[] = [
   [26.5, 2.2109076642637343e-307, 1.0],
   [27.0, 5.23705e-319, 1.0],
   [27.2, 1e-323, 1.0],
+  // Points where erfc is 2 ulp off, found on a 12,100-point mpmath scan of [-3, 27.3] (106 such points):
+  [0.84, 0.23485728854500548, 0.7651427114549945],
+  [4.782, 1.3537876052182485e-11, 0.9999999999864622],
+  [8.658, 1.8031192160935436e-34, 1.0],
+  [12.777845748127358, 5.4317032636666714e-73, 1.0],
+  [19.80587637041365, 1.236497745728898e-172, 1.0],
+  [23.03965083466574, 7.144156423606963e-233, 1.0],
 ];
 
 function worst(f: (x: number) => number, column: 1 | 2) {
@@ -53,9 +60,11 @@ function worst(f: (x: number) => number, column: 1 | 2) {
 }
 
 describe('@stdlib erf and erfc against mpmath', () => {
-  it('erfc is within 1 ulp, down to its subnormal tail', () => {
+  // Measured: erfc up to 2 ulp (x in [0.84, 27]), which is what bounds gelu's value at ~3 ulp for z < 0;
+  // gelu adds only its final rounding to it.
+  it('erfc is within 2 ulp, down to its subnormal tail', () => {
     const w = worst(erfc, 1);
-    expect(w.ulp, `worst at x=${w.x}: got ${w.got}, want ${w.want}`).toBeLessThanOrEqual(1);
+    expect(w.ulp, `worst at x=${w.x}: got ${w.got}, want ${w.want}`).toBeLessThanOrEqual(2);
   });
 
   it('erf is within 1 ulp', () => {

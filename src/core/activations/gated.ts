@@ -299,6 +299,7 @@ function mishForward(z: number): number {
 
 function mishDerivative(z: number): number {
   // mish' = t + z sech^2(softplus z) sigma(z) = [N (N + 2) + 4 z E (1 + E)]/(N + 2)^2.
+  if (z > 40) return 1; // 1 - mish' ~ 2e^(-2z) < 2^-100; also keeps 4z finite
   if (z >= 0) {
     // In w = e^-z, D = 1 + 2w + 2w^2: [(1 + 2w) D + 4 z w^2 (1 + w)]/D^2, positive terms only.
     const w = Math.exp(-z);
