@@ -101,6 +101,19 @@ else
   fail "image keeps the exec-form HEALTHCHECK (got '$healthcheck_test')"
 fi
 
+# The runtime stage is meant to hold production dependencies and the compiled output only.
+dev_check="$(timeout 60 podman run --rm --no-healthcheck "$IMAGE" node -e '
+  const fs = require("node:fs");
+  const dev = Object.keys(require("/app/package.json").devDependencies ?? {});
+  const present = dev.filter((name) => fs.existsSync(`/app/node_modules/${name}`));
+  const out = ["/app/dist/server.js", "/app/dist/healthcheck.js"].filter((f) => !fs.existsSync(f));
+  console.log(JSON.stringify({ present, out, src: fs.existsSync("/app/src") }));' 2>/dev/null || true)"
+if [[ "$dev_check" == '{"present":[],"out":[],"src":false}' ]]; then
+  pass "runtime image: dist/ present, no src/, none of the devDependencies installed"
+else
+  fail "runtime image: compiled output and production dependencies only (got '$dev_check')"
+fi
+
 free_port() {
   node -e "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });"
 }
