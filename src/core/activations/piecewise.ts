@@ -3,7 +3,7 @@
  * PyTorch's derivative at each kink), and softsign, rational with a kink in its second derivative.
  */
 import { NonFiniteResultError } from '../errors.js';
-import { inverseSquareOnePlus, multiplyOnce } from '../numeric/elementary.js';
+import { divideOnce, inverseSquareOnePlus, multiplyOnce } from '../numeric/elementary.js';
 import type { ElementwiseActivation } from './types.js';
 
 /**
@@ -108,8 +108,16 @@ export const hardsigmoid: ElementwiseActivation = {
   formula: 'g(z) = \\min(\\max(0, z + 3), 6) / 6',
   derivativeFormula:
     "g'(z) = \\begin{cases} 1/6 & -3 < z < 3 \\\\ 0 & \\text{otherwise} \\end{cases} = \\tfrac{1}{6}[0 < a < 1]",
-  // (z + 3)/6, not z/6 + 1/2: z + 3 is exact near -3, where z/6 + 1/2 cancels.
-  forward: (z) => (z <= -3 ? 0 : z >= 3 ? 1 : (z + 3) / 6),
+  forward: (z) => {
+    if (z <= -3) return 0;
+    if (z >= 3) return 1;
+    // (z + 3)/6, not z/6 + 1/2, which cancels near -3. z + 3 is exact up to z = -1.5; above, its low part
+    // is carried so the result is correctly rounded, hence below 1 for every z < 3 (derivativeFromOutput
+    // relies on that: fl(fl(z + 3)/6) is 1 from z = 3 - 2^-51 on).
+    const s = z + 3;
+    const sLo = z - (s - 3);
+    return sLo === 0 ? s / 6 : divideOnce(s, sLo, 6);
+  },
   // PyTorch: 0 at z = -3 and z = 3.
   derivative: (z) => (z > -3 && z < 3 ? 1 / 6 : 0),
   derivativeFromOutput: (a) => (a > 0 && a < 1 ? 1 / 6 : 0),
