@@ -2,6 +2,7 @@
  * Environment -> typed, validated configuration. Every variable is checked at start so that a typo
  * (PORT=80a, LOG_LEVEL=verbose) stops the process with a message instead of misbehaving later.
  */
+import { availableParallelism } from 'node:os';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -14,6 +15,28 @@ export interface AppConfig {
   readonly maxElements: number;
   /** Most bytes allowed in a request body (413 beyond). */
   readonly bodyLimit: number;
+  /** After SIGTERM/SIGINT, how long in-flight requests may take before the process exits anyway (code 1). */
+  readonly shutdownTimeoutMs: number;
+  /** Shed load (503) while the event loop's mean delay exceeds this; 0 = off. */
+  readonly maxEventLoopDelayMs: number;
+  /** Shed load (503) while the V8 heap in use exceeds this; 0 = off. */
+  readonly maxHeapUsedBytes: number;
+  /** Most time to receive a whole request, headers and body (node's requestTimeout); 408 beyond. */
+  readonly requestTimeoutMs: number;
+  /** Most time to receive the request headers (node's headersTimeout): the slowloris bound. */
+  readonly headersTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutMs: number;
+  /** A socket with no traffic in either direction for this long is destroyed (0 = no limit). */
+  readonly connectionTimeoutMs: number;
+  /** Bearer keys accepted on /v1 and /v2; empty = no authentication. */
+  readonly apiKeys: readonly string[];
+  /** Whether /metrics needs a key too (only when apiKeys is not empty). */
+  readonly metricsAuth: boolean;
+  /** Requests per minute per client IP (per API key when keys are set); 0 = no limit. */
+  readonly rateLimit: number;
+  /** Processes serving the port (node:cluster); 1 = no cluster. */
+  readonly workers: number;
 }
 
 export const defaultConfig: AppConfig = {
@@ -22,7 +45,24 @@ export const defaultConfig: AppConfig = {
   logLevel: 'info',
   maxElements: 1_000_000,
   bodyLimit: 33_554_432,
+  // Kubernetes' terminationGracePeriodSeconds (30) minus the preStop sleep (5), with margin.
+  shutdownTimeoutMs: 20_000,
+  maxEventLoopDelayMs: 1000,
+  maxHeapUsedBytes: 0,
+  // A 32 MiB body at a slow 2 MB/s still arrives; a client trickling bytes does not hold a socket longer.
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  // Above the idle timeouts of common load balancers (60 s), so that they close first, never us mid-reuse.
+  keepAliveTimeoutMs: 72_000,
+  connectionTimeoutMs: 120_000,
+  apiKeys: [],
+  metricsAuth: false,
+  rateLimit: 0,
+  workers: 1,
 };
+
+/** Shortest API key accepted: a guessable key is no authentication. */
+export const minApiKeyLength = 16;
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -34,7 +74,7 @@ export class ConfigError extends Error {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads the configuration from env; throws ConfigError listing every bad variable. */
-export function loadConfig(env: Env = process.env): AppConfig {
+export function loadConfig(env: Env = process.env, cpus: () => number = availableParallelism): AppConfig {
   const problems: string[] = [];
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
@@ -49,6 +89,65 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const port = integer('PORT', defaultConfig.port, 0, 65535);
   const maxElements = integer('MAX_ELEMENTS', defaultConfig.maxElements, 1, Number.MAX_SAFE_INTEGER);
   const bodyLimit = integer('BODY_LIMIT', defaultConfig.bodyLimit, 1, Number.MAX_SAFE_INTEGER);
+  // 2^31 - 1 ms: node's timers overflow beyond it.
+  const maxMs = 2_147_483_647;
+  const shutdownTimeoutMs = integer('SHUTDOWN_TIMEOUT_MS', defaultConfig.shutdownTimeoutMs, 1, maxMs);
+  const maxEventLoopDelayMs = integer('MAX_EVENT_LOOP_DELAY_MS', defaultConfig.maxEventLoopDelayMs, 0, maxMs);
+  const maxHeapUsedBytes = integer(
+    'MAX_HEAP_USED_BYTES',
+    defaultConfig.maxHeapUsedBytes,
+    0,
+    Number.MAX_SAFE_INTEGER,
+  );
+  // A zero request or headers timeout would let one slow client hold a socket forever: at least 1 ms.
+  const requestTimeoutMs = integer('REQUEST_TIMEOUT_MS', defaultConfig.requestTimeoutMs, 1, maxMs);
+  // Node refuses headersTimeout > requestTimeout; the default follows a smaller REQUEST_TIMEOUT_MS.
+  const headersTimeoutMs = integer(
+    'HEADERS_TIMEOUT_MS',
+    Math.min(defaultConfig.headersTimeoutMs, requestTimeoutMs),
+    1,
+    maxMs,
+  );
+  if (headersTimeoutMs > requestTimeoutMs)
+    problems.push(
+      `HEADERS_TIMEOUT_MS=${JSON.stringify(env.HEADERS_TIMEOUT_MS)} is not allowed: expected at most REQUEST_TIMEOUT_MS (${requestTimeoutMs}), since the headers are part of the request`,
+    );
+  const keepAliveTimeoutMs = integer('KEEP_ALIVE_TIMEOUT_MS', defaultConfig.keepAliveTimeoutMs, 1, maxMs);
+  const connectionTimeoutMs = integer('CONNECTION_TIMEOUT_MS', defaultConfig.connectionTimeoutMs, 0, maxMs);
+  const rateLimit = integer('RATE_LIMIT', defaultConfig.rateLimit, 0, Number.MAX_SAFE_INTEGER);
+
+  let workers = defaultConfig.workers;
+  if (env.WORKERS !== undefined) {
+    if (env.WORKERS.trim().toLowerCase() === 'auto') workers = cpus();
+    else workers = integer('WORKERS', defaultConfig.workers, 1, 1024);
+  }
+
+  let metricsAuth = defaultConfig.metricsAuth;
+  if (env.METRICS_AUTH !== undefined) {
+    const candidate = env.METRICS_AUTH.trim().toLowerCase();
+    if (candidate === 'true' || candidate === 'false') metricsAuth = candidate === 'true';
+    else
+      problems.push(
+        `METRICS_AUTH=${JSON.stringify(env.METRICS_AUTH)} is not allowed: expected true or false`,
+      );
+  }
+
+  // The keys are secrets: messages name the entry by position, never by value.
+  let apiKeys: string[] = [];
+  if (env.API_KEYS !== undefined && env.API_KEYS.trim() !== '') {
+    const entries = env.API_KEYS.split(',').map((key) => key.trim());
+    const bad = entries
+      .map((key, i) => ({ key, i }))
+      .filter(({ key }) => key.length < minApiKeyLength || !/^[\x21-\x7e]+$/.test(key));
+    if (bad.length)
+      problems.push(
+        `API_KEYS is not allowed: entries ${bad.map(({ i }) => i + 1).join(', ')} (counting from 1; values not shown) ` +
+          `must be at least ${minApiKeyLength} printable ASCII characters without spaces, separated by commas`,
+      );
+    else if (new Set(entries).size !== entries.length)
+      problems.push('API_KEYS is not allowed: an entry is repeated (values not shown)');
+    else apiKeys = entries;
+  }
 
   let host = defaultConfig.host;
   if (env.HOST !== undefined) {
@@ -70,5 +169,22 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
 
   if (problems.length) throw new ConfigError(problems);
-  return { port, host, logLevel, maxElements, bodyLimit };
+  return {
+    port,
+    host,
+    logLevel,
+    maxElements,
+    bodyLimit,
+    shutdownTimeoutMs,
+    maxEventLoopDelayMs,
+    maxHeapUsedBytes,
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs,
+    connectionTimeoutMs,
+    apiKeys,
+    metricsAuth,
+    rateLimit,
+    workers,
+  };
 }

@@ -11,6 +11,17 @@ describe('configuration from the environment', () => {
       logLevel: 'info',
       maxElements: 1_000_000,
       bodyLimit: 33_554_432,
+      shutdownTimeoutMs: 20_000,
+      maxEventLoopDelayMs: 1000,
+      maxHeapUsedBytes: 0,
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 72_000,
+      connectionTimeoutMs: 120_000,
+      apiKeys: [],
+      metricsAuth: false,
+      rateLimit: 0,
+      workers: 1,
     });
     expect(loadConfig({})).toEqual(defaultConfig);
   });
@@ -18,7 +29,14 @@ describe('configuration from the environment', () => {
   it('reads good values', () => {
     expect(
       loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'DEBUG', MAX_ELEMENTS: '5', BODY_LIMIT: '1024' }),
-    ).toEqual({ port: 0, host: '127.0.0.1', logLevel: 'debug', maxElements: 5, bodyLimit: 1024 });
+    ).toEqual({
+      ...defaultConfig,
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: 'debug',
+      maxElements: 5,
+      bodyLimit: 1024,
+    });
     expect(loadConfig({ PORT: '65535', HOST: '::' }).port).toBe(65535);
   });
 
