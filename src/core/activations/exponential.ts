@@ -144,7 +144,7 @@ export const celu: ElementwiseActivation = {
 
 /** e^(x + xLo) / beta, rounded into the subnormal range only once (see scaledExp). */
 function expOver(x: number, xLo: number, beta: number): number {
-  if (x >= -708) {
+  if (x >= -708.39) {
     const e = Math.exp(x);
     return divideOnce(e, e * xLo, beta);
   }
@@ -180,7 +180,8 @@ export const softplus: ElementwiseActivation = {
       if (beta === 1 || x > 2 ** 11) return z + l / beta;
       // (x + xLo + log1p(e (1 - xLo))) / beta, with the sum kept in double-double and divided once.
       const sum = x + l;
-      const sumLo = l - (sum - x) + xLo - (e * xLo) / (1 + e);
+      const lPart = sum - x; // Knuth's two-sum: l may exceed x (x < log 2)
+      const sumLo = x - (sum - lPart) + (l - lPart) + xLo - (e * xLo) / (1 + e);
       return divideOnce(sum, sumLo, beta);
     }
     // Below x = -37, log(1 + E) = E to within half an ulp, and E may be subnormal.

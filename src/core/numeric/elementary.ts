@@ -37,7 +37,8 @@ export function productLow(a: number, b: number, p: number): number {
 
 /**
  * The low part of the quotient n / d rounded to q: n / d = q + quotientLow(n, d, q) (to about 2^-104
- * relative), for 2^-400 <= |q| <= 2^11 (beyond, e^q is 0 or 1 + q to within an ulp); 0 elsewhere.
+ * relative), for 2^-400 <= |q| <= 2^11 (above, e^-|q| is 0; below, the callers have returned before
+ * needing it); 0 elsewhere.
  */
 export function quotientLow(n: number, d: number, q: number): number {
   const size = Math.abs(q);
@@ -84,12 +85,12 @@ export function multiplyOnce(c: number, hi: number, lo: number): number {
 
 /**
  * c * e^(x + xLo), with |xLo| at most about ulp(x) (the low part of a product or quotient rounded to x).
- * e^(x + xLo) = e^x (1 + xLo) to within xLo^2. Below x = -708 e^x is subnormal and has lost relative
- * precision before the scaling by c; there it is computed as (c e^(x/2)) e^(x/2), rounding into the
- * subnormal range only once.
+ * e^(x + xLo) = e^x (1 + xLo) to within xLo^2. Below x = log(2^-1022) = -708.396 e^x is subnormal and
+ * has lost relative precision before the scaling by c; there it is computed as (c e^(x/2)) e^(x/2),
+ * rounding into the subnormal range only once (2 ulp at worst where c e^x is still normal).
  */
 export function scaledExp(c: number, x: number, xLo = 0): number {
-  if (x >= -708 || (c === 1 && xLo === 0)) {
+  if (x >= -708.39 || (c === 1 && xLo === 0)) {
     const e = Math.exp(x);
     return c * (e + e * xLo);
   }
@@ -214,7 +215,7 @@ export function tanh(z: number): number {
 /**
  * tanh'(z) = sech^2 z. Near 0 it is 1 - tanh^2 (under 0.22 taken from 1). Beyond |z| = 0.5 it is
  * 4E/(1 + E)^2 with E = e^-2|z| (1 + E and the square in double-double), which keeps its relative
- * precision where 1 - a^2 is 0 (|z| > 19); past |z| = 354 4E is subnormal, so it is (2 e^-|z|)^2,
+ * precision where 1 - a^2 is 0 (|z| > 19); past |z| = 354.19 E is subnormal, so it is (2 e^-|z|)^2,
  * rounded into the subnormal range once.
  */
 export function sech2(z: number): number {
@@ -223,7 +224,7 @@ export function sech2(z: number): number {
     const t = tanh(z);
     return 1 - t * t;
   }
-  if (size > 354) {
+  if (size > 354.19) {
     const h = 2 * Math.exp(-size);
     return h * h;
   }
