@@ -4,6 +4,7 @@ import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
+import metrics from './plugins/metrics.js';
 import problem from './plugins/problem.js';
 import requestId, { genReqId } from './plugins/request-id.js';
 import activationRoutes from './routes/activations.js';
@@ -55,6 +56,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
 
   await app.register(requestId);
   await app.register(problem);
+  await app.register(metrics);
   await app.register(elementLimit, { maxElements: config.maxElements });
   for (const schema of sharedSchemas) app.addSchema(schema);
   await app.register(docs);
