@@ -25,7 +25,10 @@ export const problemTypes = {
   'non-finite-result': 'The result is not finite in float64 (overflow, or a log of a value <= 0).',
   'not-found': 'No route has this path.',
   'method-not-allowed': 'The path exists, but not with this method (see the Allow header).',
-  'not-ready': 'The service is shutting down or overloaded; retry elsewhere or later.',
+  'not-ready': 'The service is shutting down or overloaded; retry elsewhere or later (see Retry-After).',
+  unauthorized: 'API keys are configured and the request has no valid Authorization: Bearer <key>.',
+  'rate-limited':
+    'More requests than RATE_LIMIT per minute from this client; retry after Retry-After seconds.',
   'internal-error': 'A bug: the service failed on this request. Report it with the requestId.',
 } as const;
 
