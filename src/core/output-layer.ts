@@ -8,7 +8,6 @@
 import { forwardTensor } from './activations/index.js';
 import type { Activation, ElementwiseActivation, Params, VectorActivation } from './activations/types.js';
 import { assertFinite, NonFiniteResultError } from './errors.js';
-import { elementwiseLogForms } from './log-forms.js';
 
 export const losses = ['squared_error', 'cross_entropy', 'binary_cross_entropy'] as const;
 export type Loss = (typeof losses)[number];
@@ -148,7 +147,7 @@ function elementwiseLossAndDelta(
 ): { loss: number; delta: Float64Array } {
   const delta = new Float64Array(z.length);
   const total = new Sum();
-  const { logForm, logComplementForm } = loss === 'squared_error' ? {} : elementwiseLogForms(entry);
+  const { logForm, logComplementForm } = entry;
 
   if (loss === 'squared_error') {
     for (let i = 0; i < z.length; i++) {

@@ -4,12 +4,13 @@ import {
   type Activation,
   activations,
   activationsWithDerivativeFromOutput,
+  firstImpossibleOutput,
   forwardTensor,
   mapElements,
 } from '../core/activations/index.js';
 import { assertFinite } from '../core/errors.js';
 import { toJson } from '../core/tensor.js';
-import { HttpProblem } from '../plugins/problem.js';
+import { HttpProblem, invalid } from '../plugins/problem.js';
 import { activationSchema, catalogSchema, derivativeSchema, forwardSchema } from '../schemas/activations.js';
 import { activationFor, paramsFor, pickInput, readTensor, rethrowValidation } from './support.js';
 
@@ -83,6 +84,13 @@ const activationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new HttpProblem(400, 'derivative-from-output-unsupported', `${message}.`, [
           { path: '/a', message },
         ]);
+      }
+      const impossible = firstImpossibleOutput(entry, t.data, params);
+      if (impossible) {
+        const path = t.batched
+          ? `/a/${Math.floor(impossible.index / t.cols)}/${impossible.index % t.cols}`
+          : `/a/${impossible.index}`;
+        throw invalid([{ path, message: `${impossible.message} (${entry.name})` }]);
       }
       const derivative = mapElements(entry.derivativeFromOutput, t.data, params);
       assertFinite('derivative', derivative);

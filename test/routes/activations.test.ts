@@ -209,6 +209,28 @@ describe('POST /v1/activations/{name}/derivative', () => {
     expect(errorPaths(problem)).toEqual(['/a']);
   });
 
+  it('an a that the activation cannot output is a 400 pointing at the element, not a wrong 200', async () => {
+    const res = await post(app, '/v1/activations/sigmoid/derivative', {
+      a: [
+        [0.5, 0.25],
+        [0.75, 2],
+      ],
+    });
+    const problem = expectProblem(res, 400, 'invalid-request');
+    expect(errorPaths(problem)).toEqual(['/a/1/1']);
+    expect(problem.detail).toMatch(/\[0, 1\]/);
+    const tanh = expectProblem(await post(app, '/v1/activations/tanh/derivative', { a: [-1.5] }), 400);
+    expect(errorPaths(tanh)).toEqual(['/a/0']);
+  });
+
+  it('leaky_relu with a negative alpha refuses the derivative from a (a does not determine it)', async () => {
+    const res = await post(app, '/v1/activations/leaky_relu/derivative', {
+      a: [0.5],
+      params: { alpha: -0.5 },
+    });
+    expect(expectProblem(res, 400).detail).toMatch(/send z/);
+  });
+
   it('both z and a is a 400 naming both fields', async () => {
     const problem = expectProblem(
       await post(app, '/v1/activations/tanh/derivative', { z: [1], a: [0.5] }),

@@ -12,8 +12,19 @@ import {
   tanh as tanhKernel,
   tanhSquared,
 } from '../numeric/elementary.js';
-import { requireNonNegativeAlpha } from './piecewise.js';
+import { alphaMustNotBeNegative, outputsWithin } from './piecewise.js';
 import type { ElementwiseActivation, ParamSpec } from './types.js';
+
+/** log sigma(z) = min(z, 0) - log(1 + e^-|z|): two terms of the same sign, finite for every z. */
+function logLogistic(z: number): number {
+  const e = Math.exp(-Math.abs(z));
+  return z < 0 ? z - Math.log1p(e) : -Math.log1p(e);
+}
+
+const zero = () => 0;
+const one = () => 1;
+const minusOne = () => -1;
+const infinity = () => Number.POSITIVE_INFINITY;
 
 export const sigmoid: ElementwiseActivation = {
   name: 'sigmoid',
@@ -29,6 +40,11 @@ export const sigmoid: ElementwiseActivation = {
   derivative: (z) => logisticDerivative(z),
   // 1 - a is exact for a >= 1/2 and within half an ulp of 1 below, so the product keeps its precision.
   derivativeFromOutput: (a) => a * (1 - a),
+  outputCheck: outputsWithin(zero, one),
+  // Cross-entropy from the logits: log sigma(z) and log(1 - sigma(z)) = log sigma(-z) stay finite and
+  // accurate where sigma(z) rounds to 0 or 1.
+  logForm: { forward: (z) => logLogistic(z), derivative: (z) => logistic(-z) },
+  logComplementForm: { forward: (z) => logLogistic(-z), derivative: (z) => -logistic(z) },
 };
 
 export const tanh: ElementwiseActivation = {
@@ -43,6 +59,7 @@ export const tanh: ElementwiseActivation = {
   derivative: (z) => sech2(z),
   // (1 - a)(1 + a): both factors exact for |a| >= 1/2, unlike 1 - a*a.
   derivativeFromOutput: (a) => (1 - a) * (1 + a),
+  outputCheck: outputsWithin(minusOne, one),
 };
 
 const eluAlpha: ParamSpec = {
@@ -65,10 +82,9 @@ export const elu: ElementwiseActivation = {
   forward: (z, { alpha }) => (z > 0 ? z : alpha * Math.expm1(z)),
   // At z = 0, PyTorch takes the left branch: g'(0) = alpha.
   derivative: (z, { alpha }) => (z > 0 ? 1 : scaledExp(alpha, z)),
-  derivativeFromOutput: (a, { alpha }) => {
-    requireNonNegativeAlpha('elu', alpha);
-    return a > 0 ? 1 : a + alpha;
-  },
+  derivativeFromOutput: (a, { alpha }) => (a > 0 ? 1 : a + alpha),
+  outputCheck: (a, params) =>
+    alphaMustNotBeNegative(a, params) ?? outputsWithin(({ alpha }) => -alpha, infinity)(a, params),
 };
 
 // PyTorch's SELU constants, as decimals (the exact values the golden reference uses).
@@ -102,6 +118,7 @@ export const selu: ElementwiseActivation = {
     if (a === 0) return SELU_KINK_DERIVATIVE;
     return a + SELU_SCALE_ALPHA;
   },
+  outputCheck: outputsWithin(() => -SELU_SCALE_ALPHA, infinity),
 };
 
 export const celu: ElementwiseActivation = {
@@ -140,6 +157,7 @@ export const celu: ElementwiseActivation = {
     return scaledExp(1, u, alpha === 1 ? 0 : quotientLow(z, alpha, u));
   },
   derivativeFromOutput: (a, { alpha }) => (a > 0 ? 1 : 1 + a / alpha),
+  outputCheck: outputsWithin(({ alpha }) => -alpha, infinity),
 };
 
 /** e^(x + xLo) / beta, rounded into the subnormal range only once (see scaledExp). */
@@ -198,6 +216,7 @@ export const softplus: ElementwiseActivation = {
   },
   // e^(beta a) = 1 + e^(beta z), so sigma(beta z) = 1 - e^(-beta a); expm1 keeps it accurate for small a.
   derivativeFromOutput: (a, { beta }) => -Math.expm1(-beta * a),
+  outputCheck: outputsWithin(zero, infinity),
 };
 
 export const logsigmoid: ElementwiseActivation = {
@@ -210,13 +229,10 @@ export const logsigmoid: ElementwiseActivation = {
   params: [],
   formula: 'g(z) = \\log \\sigma(z) = -\\log\\left(1 + e^{-z}\\right)',
   derivativeFormula: "g'(z) = \\sigma(-z) = \\frac{1}{1 + e^{z}} = 1 - e^{a}",
-  forward: (z) => {
-    const e = Math.exp(-Math.abs(z));
-    // log sigma(z) = min(z, 0) - log(1 + e^-|z|): two terms of the same sign.
-    return z < 0 ? z - Math.log1p(e) : -Math.log1p(e);
-  },
+  forward: (z) => logLogistic(z),
   derivative: (z) => logistic(-z),
   derivativeFromOutput: (a) => -Math.expm1(a),
+  outputCheck: outputsWithin(() => Number.NEGATIVE_INFINITY, zero),
 };
 
 export const tanhshrink: ElementwiseActivation = {

@@ -90,6 +90,21 @@ export function defaultParams(entry: Activation): Params {
   return Object.fromEntries(entry.params.map((p) => [p.name, p.default]));
 }
 
+/** The first element of `a` that is not a possible output of the entry (see outputCheck), if any. */
+export function firstImpossibleOutput(
+  entry: ElementwiseActivation,
+  a: Float64Array,
+  params: Params,
+): { index: number; message: string } | undefined {
+  const check = entry.outputCheck;
+  if (!check) return undefined;
+  for (let i = 0; i < a.length; i++) {
+    const message = check(a[i], params);
+    if (message) return { index: i, message };
+  }
+  return undefined;
+}
+
 /** Applies a scalar kernel to every element. */
 export function mapElements(
   kernel: (x: number, params: Params) => number,

@@ -2,21 +2,31 @@
  * Piecewise-linear and piecewise-polynomial activations (exact or within an ulp or two in float64, with
  * PyTorch's derivative at each kink), and softsign, rational with a kink in its second derivative.
  */
-import { NonFiniteResultError } from '../errors.js';
 import { divideOnce, inverseSquareOnePlus, multiplyOnce } from '../numeric/elementary.js';
-import type { ElementwiseActivation } from './types.js';
+import type { ElementwiseActivation, Params } from './types.js';
+
+/** An outputCheck for activations whose outputs fill [lo, hi] (closed: float64 rounding reaches the ends). */
+export function outputsWithin(
+  lo: (params: Params) => number,
+  hi: (params: Params) => number,
+): (a: number, params: Params) => string | undefined {
+  return (a, params) => {
+    const min = lo(params);
+    const max = hi(params);
+    return a >= min && a <= max
+      ? undefined
+      : `is not an output of this activation: must be in [${min}, ${max}]`;
+  };
+}
 
 /**
  * For leaky_relu and elu, a negative alpha makes g(z) > 0 on both sides of 0, so the output a no longer
- * tells which branch z was on: the derivative from a is refused (a 422 naming the derivative).
+ * tells which branch z was on: the derivative from a is refused.
  */
-export function requireNonNegativeAlpha(name: string, alpha: number): void {
-  if (alpha < 0)
-    throw new NonFiniteResultError(
-      'derivative',
-      `${name} with alpha < 0: the output a does not determine the derivative (send z instead)`,
-    );
-}
+export const alphaMustNotBeNegative = (_a: number, { alpha }: Params): string | undefined =>
+  alpha < 0 ? 'with alpha < 0 the output does not determine the derivative: send z instead' : undefined;
+
+const always = (value: number) => () => value;
 
 export const identity: ElementwiseActivation = {
   name: 'identity',
@@ -43,6 +53,7 @@ export const relu: ElementwiseActivation = {
   // PyTorch: relu'(0) = 0.
   derivative: (z) => (z > 0 ? 1 : 0),
   derivativeFromOutput: (a) => (a > 0 ? 1 : 0),
+  outputCheck: outputsWithin(always(0), always(Number.POSITIVE_INFINITY)),
 };
 
 export const leakyRelu: ElementwiseActivation = {
@@ -59,10 +70,8 @@ export const leakyRelu: ElementwiseActivation = {
   forward: (z, { alpha }) => (z > 0 ? z : alpha * z),
   // PyTorch: leaky_relu'(0) = alpha.
   derivative: (z, { alpha }) => (z > 0 ? 1 : alpha),
-  derivativeFromOutput: (a, { alpha }) => {
-    requireNonNegativeAlpha('leaky_relu', alpha);
-    return a > 0 ? 1 : alpha;
-  },
+  derivativeFromOutput: (a, { alpha }) => (a > 0 ? 1 : alpha),
+  outputCheck: alphaMustNotBeNegative,
 };
 
 export const relu6: ElementwiseActivation = {
@@ -78,6 +87,7 @@ export const relu6: ElementwiseActivation = {
   // PyTorch: relu6'(0) = relu6'(6) = 0.
   derivative: (z) => (z > 0 && z < 6 ? 1 : 0),
   derivativeFromOutput: (a) => (a > 0 && a < 6 ? 1 : 0),
+  outputCheck: outputsWithin(always(0), always(6)),
 };
 
 export const hardtanh: ElementwiseActivation = {
@@ -97,6 +107,10 @@ export const hardtanh: ElementwiseActivation = {
   // PyTorch: 0 at both clamp points.
   derivative: (z, { min, max }) => (z > min && z < max ? 1 : 0),
   derivativeFromOutput: (a, { min, max }) => (a > min && a < max ? 1 : 0),
+  outputCheck: outputsWithin(
+    ({ min }) => min,
+    ({ max }) => max,
+  ),
 };
 
 export const hardsigmoid: ElementwiseActivation = {
@@ -121,6 +135,7 @@ export const hardsigmoid: ElementwiseActivation = {
   // PyTorch: 0 at z = -3 and z = 3.
   derivative: (z) => (z > -3 && z < 3 ? 1 / 6 : 0),
   derivativeFromOutput: (a) => (a > 0 && a < 1 ? 1 / 6 : 0),
+  outputCheck: outputsWithin(always(0), always(1)),
 };
 
 export const hardswish: ElementwiseActivation = {
@@ -198,6 +213,8 @@ export const softsign: ElementwiseActivation = {
     const d = 1 - Math.abs(a);
     return d * d;
   },
+  // Closed: softsign(1e308) rounds to 1.
+  outputCheck: outputsWithin(always(-1), always(1)),
 };
 
 export const piecewiseFamily: readonly ElementwiseActivation[] = [

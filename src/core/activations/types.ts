@@ -43,6 +43,12 @@ export interface ElementwiseActivation extends ActivationMetadata {
   /** g' expressed through a = g(z), where a closed form exists (backprop has a already). */
   readonly derivativeFromOutput?: (a: number, params: Params) => number;
   /**
+   * Why `a` cannot be an output of g that determines g' (e.g. sigmoid's a = 2), or undefined when it can.
+   * Checked before derivativeFromOutput, so an impossible a is a 400, not a 200 with a meaningless g'.
+   * Absent: every finite a is possible.
+   */
+  readonly outputCheck?: (a: number, params: Params) => string | undefined;
+  /**
    * log g(z) computed from z, for activations with values in (0, 1) (cross-entropy from the logits: finite and
    * accurate where a rounds to 0 or 1). Optional; without it the losses take log(a).
    */
