@@ -5,6 +5,7 @@ import type { AppConfig } from './config.js';
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
 import metrics from './plugins/metrics.js';
+import overload from './plugins/overload.js';
 import problem from './plugins/problem.js';
 import requestId, { genReqId } from './plugins/request-id.js';
 import activationRoutes from './routes/activations.js';
@@ -57,6 +58,10 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   await app.register(requestId);
   await app.register(problem);
   await app.register(metrics);
+  await app.register(overload, {
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    maxHeapUsedBytes: config.maxHeapUsedBytes,
+  });
   await app.register(elementLimit, { maxElements: config.maxElements });
   for (const schema of sharedSchemas) app.addSchema(schema);
   await app.register(docs);
