@@ -9,11 +9,15 @@
  */
 import cluster from 'node:cluster';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import fastifyMetrics from 'fastify-metrics';
+import fastifyMetricsModule from 'fastify-metrics';
 import fp from 'fastify-plugin';
 import client, { AggregatorRegistry, Registry } from 'prom-client';
 
 export const metricsPath = '/metrics';
+
+// A CommonJS module whose plugin is its `default` property: under node's ESM interop the default import is
+// the whole module.exports.
+const fastifyMetrics = fastifyMetricsModule.default;
 
 /** IPC between a worker's /metrics and the primary (lifecycle.ts answers). */
 export const clusterMetricsRequest = 'gradient-service:metrics-request';
