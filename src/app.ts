@@ -12,6 +12,7 @@ import activationRoutes from './routes/activations.js';
 import healthRoutes from './routes/health.js';
 import outputLayerRoutes from './routes/output-layer.js';
 import softmaxRoutes from './routes/softmax.js';
+import v2Routes from './routes/v2.js';
 import { sharedSchemas } from './schemas/index.js';
 
 /** Whether the app takes traffic; graceful shutdown or load shedding set ready = false with a reason. */
@@ -70,6 +71,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   await app.register(activationRoutes);
   await app.register(softmaxRoutes);
   await app.register(outputLayerRoutes);
+  await app.register(v2Routes, { prefix: '/v2' });
   return app;
 }
 

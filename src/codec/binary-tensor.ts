@@ -109,7 +109,7 @@ export function splitBody(
     header = JSON.parse(text);
   } catch (error) {
     throw new BinaryTensorError(
-      `the JSON header (the first ${length} bytes) is not valid JSON: ${(error as Error).message}`,
+      `${headerLength === undefined ? 'the body' : `the JSON header (the first ${length} bytes)`} is not valid JSON: ${(error as Error).message}`,
     );
   }
   // A key that later code could mistake for the prototype (what secure-json-parse refuses too).
