@@ -11,6 +11,7 @@ import requestId, { genReqId } from './plugins/request-id.js';
 import activationRoutes from './routes/activations.js';
 import healthRoutes from './routes/health.js';
 import outputLayerRoutes from './routes/output-layer.js';
+import plotRoutes from './routes/plot.js';
 import softmaxRoutes from './routes/softmax.js';
 import v2Routes from './routes/v2.js';
 import { sharedSchemas } from './schemas/index.js';
@@ -71,6 +72,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   await app.register(activationRoutes);
   await app.register(softmaxRoutes);
   await app.register(outputLayerRoutes);
+  await app.register(plotRoutes);
   await app.register(v2Routes, { prefix: '/v2' });
   return app;
 }

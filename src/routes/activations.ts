@@ -30,6 +30,7 @@ function info(entry: Activation) {
     derivativeFormula: entry.derivativeFormula,
     derivativeFromOutput: entry.kind === 'elementwise' && entry.derivativeFromOutput !== undefined,
     description: entry.description,
+    plot: `/v1/activations/${entry.name}/plot.svg`,
   };
 }
 

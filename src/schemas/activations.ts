@@ -70,6 +70,9 @@ export const ActivationInfo = Type.Object(
       description: 'Whether POST /v1/activations/{name}/derivative accepts `a` instead of `z`.',
     }),
     description: Type.String({ description: 'What the activation is.' }),
+    plot: Type.String({
+      description: "Path of an SVG plot of g and g' over [-6, 6] (GET; from, to and params as query parameters).",
+    }),
   },
   { $id: 'ActivationInfo', description: 'One activation of the catalog.' },
 );

@@ -41,6 +41,7 @@ describe('GET /v1/activations', () => {
           'kind',
           'name',
           'params',
+          'plot',
         ].sort(),
       );
       expect(['elementwise', 'vector']).toContain(info.kind);

@@ -41,6 +41,7 @@ describe('the OpenAPI document', () => {
         '/v1/activations/{name}',
         '/v1/activations/{name}/forward',
         '/v1/activations/{name}/derivative',
+        '/v1/activations/{name}/plot.svg',
         '/v1/softmax/jacobian',
         '/v1/softmax/vjp',
         '/v1/gradients/output-layer',
