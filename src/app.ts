@@ -2,11 +2,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
+import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
 import metrics from './plugins/metrics.js';
 import overload from './plugins/overload.js';
 import problem from './plugins/problem.js';
+import rateLimit from './plugins/rate-limit.js';
 import requestId, { genReqId } from './plugins/request-id.js';
 import activationRoutes from './routes/activations.js';
 import healthRoutes from './routes/health.js';
@@ -64,6 +66,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     maxHeapUsedBytes: config.maxHeapUsedBytes,
   });
+  await app.register(auth, { apiKeys: config.apiKeys, metricsAuth: config.metricsAuth });
+  await app.register(rateLimit, { perMinute: config.rateLimit });
   await app.register(elementLimit, { maxElements: config.maxElements });
   for (const schema of sharedSchemas) app.addSchema(schema);
   await app.register(docs);

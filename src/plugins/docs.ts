@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { documentBearerAuth } from './auth.js';
 
 const description = `Activation functions, their derivatives, softmax Jacobians and vector-Jacobian products, and
 the gradients of a dense output layer, all in float64.
@@ -43,6 +44,15 @@ export default fp(
           { name: 'operations', description: 'Liveness and readiness probes.' },
         ],
       },
+      // With API_KEYS set, the document shows the bearer scheme on the routes that need it.
+      ...(app.config.apiKeys.length
+        ? {
+            transformObject: (document) =>
+              documentBearerAuth(
+                'openapiObject' in document ? document.openapiObject : document.swaggerObject,
+              ),
+          }
+        : {}),
       // Shared schemas appear under their $id (Tensor, Problem, ...) instead of def-0, def-1, ...
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) =>

@@ -1,0 +1,137 @@
+/**
+ * Optional bearer authentication (API_KEYS): /v1/* and /v2/* need `Authorization: Bearer <key>`, and so
+ * does /metrics when METRICS_AUTH=true. Probes, docs and the OpenAPI document stay open, so that
+ * Kubernetes and a reader of the docs need no key. Routes are matched by prefix, so routes added later
+ * under /v1 or /v2 are covered without naming them here.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { metricsPath } from './metrics.js';
+import { HttpProblem } from './problem.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Which configured key the request carried (its position), once authenticated; the rate limit keys on it. */
+    apiKeyIndex?: number;
+  }
+}
+
+export interface AuthOptions {
+  apiKeys: readonly string[];
+  metricsAuth: boolean;
+}
+
+export const realm = 'gradient-service';
+const protectedPrefixes = ['/v1', '/v2'];
+// The Open Inference Protocol's own liveness and readiness probes: open, like /healthz and /readyz.
+const openPrefix = '/v2/health/';
+
+/** /v1, /v2 and everything under them, except the /v2 health probes. */
+export function isComputeRoute(path: string): boolean {
+  if (path.startsWith(openPrefix)) return false;
+  return protectedPrefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+}
+
+/**
+ * Whether a request is for a compute route, by the matched route pattern and by the raw path, so that
+ * neither an unmatched path nor an encoded one (/%761/...) slips past.
+ */
+export function isComputePath(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  if (route?.startsWith(openPrefix)) return false;
+  return (route !== undefined && isComputeRoute(route)) || isComputeRoute(request.url.split('?')[0]);
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/**
+ * The position of the key in `authorization` among `keys` (digests), or -1. Comparing equal-length
+ * digests with timingSafeEqual, and always against every key, leaks neither a key's length nor how many
+ * leading characters a guess got right.
+ */
+export function matchKey(authorization: string | undefined, keys: readonly Buffer[]): number {
+  const token = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '')?.[1];
+  if (token === undefined) return -1;
+  const candidate = digest(token);
+  let found = -1;
+  for (let i = 0; i < keys.length; i++) if (timingSafeEqual(candidate, keys[i]) && found < 0) found = i;
+  return found;
+}
+
+export default fp(
+  async (app: FastifyInstance, options: AuthOptions) => {
+    if (options.apiKeys.length === 0) return;
+    const keys = options.apiKeys.map(digest);
+    app.decorateRequest('apiKeyIndex', undefined);
+
+    app.addHook('onRequest', async (request) => {
+      const isMetrics = request.routeOptions.url === metricsPath || request.url.split('?')[0] === metricsPath;
+      const needsKey = isComputePath(request) || (options.metricsAuth && isMetrics);
+      if (!needsKey) return;
+      const authorization = request.headers.authorization;
+      const index = matchKey(authorization, keys);
+      if (index >= 0) {
+        request.apiKeyIndex = index;
+        return;
+      }
+      // RFC 6750: no credentials -> just the challenge; wrong credentials -> error="invalid_token".
+      const challenge =
+        authorization === undefined
+          ? `Bearer realm="${realm}"`
+          : `Bearer realm="${realm}", error="invalid_token"`;
+      throw new HttpProblem(
+        401,
+        'unauthorized',
+        authorization === undefined
+          ? 'This route needs an API key: send Authorization: Bearer <key>.'
+          : 'The Authorization header does not carry a valid API key (expected Bearer <key>).',
+        undefined,
+        { 'www-authenticate': challenge },
+      );
+    });
+  },
+  { name: 'auth' },
+);
+
+interface OpenApiOperation {
+  security?: Record<string, string[]>[];
+  responses?: Record<string, unknown>;
+}
+interface OpenApiDocument {
+  components?: { securitySchemes?: Record<string, unknown> } & Record<string, unknown>;
+  paths?: Record<string, Record<string, OpenApiOperation>>;
+}
+
+/**
+ * The OpenAPI document as served when keys are configured (docs.ts applies it): the bearer scheme, and on
+ * every /v1 and /v2 operation the requirement and its 401.
+ */
+export function documentBearerAuth<T extends object>(document: T): T {
+  const doc = document as OpenApiDocument;
+  doc.components = {
+    ...doc.components,
+    securitySchemes: {
+      ...doc.components?.securitySchemes,
+      bearerAuth: {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'One of the API_KEYS configured on the server, as Authorization: Bearer <key>.',
+      },
+    },
+  };
+  for (const [path, operations] of Object.entries(doc.paths ?? {})) {
+    if (!isComputeRoute(path)) continue;
+    for (const operation of Object.values(operations)) {
+      operation.security = [{ bearerAuth: [] }];
+      operation.responses = {
+        ...operation.responses,
+        401: {
+          description: 'No valid API key (type unauthorized); the WWW-Authenticate header has the challenge.',
+          content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        },
+      };
+    }
+  }
+  return document;
+}

@@ -1,0 +1,41 @@
+/**
+ * Optional RATE_LIMIT: requests per minute to /v1 and /v2, per API key when keys are configured (a client
+ * is its key, whichever address it calls from), per client IP otherwise; 429 problem with Retry-After
+ * beyond. Probes, docs and /metrics are never limited: a kubelet or Prometheus must not be locked out.
+ * The count is per process (in memory): with WORKERS=n or several pods, a client gets up to n times the
+ * limit, spread across them.
+ */
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { isComputePath } from './auth.js';
+import { HttpProblem } from './problem.js';
+
+export interface RateLimitOptions {
+  /** Requests per minute; 0 = no limit. */
+  perMinute: number;
+}
+
+export default fp(
+  async (app: FastifyInstance, options: RateLimitOptions) => {
+    if (options.perMinute <= 0) return;
+    // Registered before the routes: the plugin adds its hook to each route as the route is declared.
+    await app.register(rateLimit, {
+      max: options.perMinute,
+      timeWindow: 60_000,
+      allowList: (request: FastifyRequest) => !isComputePath(request),
+      // auth.ts runs first (a global hook) and records which key the request carried.
+      keyGenerator: (request: FastifyRequest) =>
+        request.apiKeyIndex !== undefined ? `key:${request.apiKeyIndex}` : `ip:${request.ip}`,
+      errorResponseBuilder: (_request, context) =>
+        new HttpProblem(
+          429,
+          'rate-limited',
+          `More than ${context.max} requests per minute (RATE_LIMIT) from this client; retry in ${context.after}.`,
+          undefined,
+          { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
+        ),
+    });
+  },
+  { name: 'rate-limit' },
+);

@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { buildTestApp, expectProblem } from '../support/app.js';
+
+const key1 = 'first-key-0123456789';
+const key2 = 'second-key-abcdefghij';
+
+let app: App | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+const forward = (a: App, headers: Record<string, string> = {}, remoteAddress = '127.0.0.1') =>
+  a.inject({
+    method: 'POST',
+    url: '/v1/activations/relu/forward',
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: '{"z":[1]}',
+    remoteAddress,
+  });
+
+describe('RATE_LIMIT', () => {
+  it('per client IP: the request beyond the limit is a 429 problem with Retry-After; another IP is unaffected', async () => {
+    app = await buildTestApp({ rateLimit: 3 });
+    for (let i = 0; i < 3; i++) expect((await forward(app)).statusCode).toBe(200);
+    const limited = await forward(app);
+    const problem = expectProblem(limited, 429, 'rate-limited');
+    expect(problem.detail).toMatch(/More than 3 requests per minute \(RATE_LIMIT\)/);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect((await forward(app, {}, '10.0.0.2')).statusCode).toBe(200);
+  });
+
+  it('never limits probes, docs or /metrics', async () => {
+    app = await buildTestApp({ rateLimit: 1 });
+    for (let i = 0; i < 3; i++)
+      for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.json'])
+        expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
+    expect((await forward(app)).statusCode).toBe(200);
+  });
+
+  it('with API keys, per key: two keys from one address each get the full limit', async () => {
+    app = await buildTestApp({ rateLimit: 2, apiKeys: [key1, key2] });
+    const as = (key: string) => ({ authorization: `Bearer ${key}` });
+    for (let i = 0; i < 2; i++) expect((await forward(app, as(key1))).statusCode).toBe(200);
+    expectProblem(await forward(app, as(key1)), 429, 'rate-limited');
+    for (let i = 0; i < 2; i++) expect((await forward(app, as(key2))).statusCode).toBe(200);
+    // The same key from another address shares its count.
+    expectProblem(await forward(app, as(key2), '10.0.0.9'), 429, 'rate-limited');
+  });
+
+  it('0 means no limit', async () => {
+    app = await buildTestApp({ rateLimit: 0 });
+    for (let i = 0; i < 20; i++) expect((await forward(app)).statusCode).toBe(200);
+  });
+});
