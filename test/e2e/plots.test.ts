@@ -1,0 +1,107 @@
+/**
+ * The activation plots as a browser renders them (Debian's /usr/bin/chromium, driven by playwright-core; never a
+ * downloaded browser): load plot.svg from a real listening server, screenshot it, and count pixels of the two
+ * curve colours, so a plot that parses but draws nothing (or one curve only) fails.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, buildApp } from '../../src/app.js';
+import { defaultConfig } from '../../src/config.js';
+import { plotColors } from '../../src/plots/activation.js';
+
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let app: App;
+let baseUrl: string;
+let browser: BrowserContext;
+let userDataDir: string;
+
+beforeAll(async () => {
+  app = await buildApp({ ...defaultConfig, logLevel: 'silent' }, { logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  baseUrl = `http://127.0.0.1:${address.port}`;
+  userDataDir = mkdtempSync(join(tmpdir(), 'gs-chromium-'));
+  // A persistent context is playwright's way to pass a fresh --user-data-dir.
+  browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+const rgb = (hex: string) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+
+/** Pixels of the page whose colour is within `tolerance` per channel of `hex` (antialiasing blends edges). */
+async function countColour(page: import('playwright-core').Page, png: Buffer, hex: string, tolerance = 24) {
+  // Decode the PNG in the page itself: no image library needed in the test.
+  return page.evaluate(
+    async ({ data, target, tolerance }) => {
+      const blob = new Blob([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], { type: 'image/png' });
+      const bitmap = await createImageBitmap(blob);
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext('2d') as OffscreenCanvasRenderingContext2D;
+      ctx.drawImage(bitmap, 0, 0);
+      const pixels = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+      let n = 0;
+      let nonWhite = 0;
+      for (let i = 0; i < pixels.length; i += 4) {
+        const [r, g, b] = [pixels[i], pixels[i + 1], pixels[i + 2]];
+        if (r < 250 || g < 250 || b < 250) nonWhite++;
+        if (
+          Math.abs(r - target[0]) <= tolerance &&
+          Math.abs(g - target[1]) <= tolerance &&
+          Math.abs(b - target[2]) <= tolerance
+        )
+          n++;
+      }
+      return { n, nonWhite, total: pixels.length / 4 };
+    },
+    { data: png.toString('base64'), target: rgb(hex), tolerance },
+  );
+}
+
+describe('activation plots in Chromium', () => {
+  for (const [name, query] of [
+    ['sigmoid', ''],
+    ['leaky_relu', '?alpha=0.2&from=-3&to=3'],
+    ['softmax', ''],
+  ] as const) {
+    it(`renders ${name}${query}: both curves drawn in their colours`, async () => {
+      const page = await browser.newPage({ viewport: { width: 760, height: 480 } });
+      const response = await page.goto(`${baseUrl}/v1/activations/${name}/plot.svg${query}`, {
+        waitUntil: 'load',
+      });
+      expect(response?.status()).toBe(200);
+      expect(response?.headers()['content-type']).toMatch(/^image\/svg\+xml/);
+      const png = await page.screenshot({ clip: { x: 0, y: 0, width: 720, height: 440 } });
+      if (name === 'sigmoid') writeFileSync(join(tmpdir(), 'gs-plot-sigmoid.png'), png);
+      const g = await countColour(page, png, plotColors.g);
+      const gPrime = await countColour(page, png, plotColors.gPrime);
+      // A 2.5 px line across ~630 px of plot is well over 600 pixels; the legend swatch alone is ~60.
+      expect(g.n, 'pixels of the g colour').toBeGreaterThan(600);
+      expect(gPrime.n, "pixels of the g' colour (dashed)").toBeGreaterThan(300);
+      expect(g.nonWhite / g.total).toBeGreaterThan(0.02);
+      await page.close();
+    });
+  }
+});
