@@ -2,6 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
+import { redactedPaths, timeoutOptions } from './http-options.js';
 import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
@@ -34,11 +35,18 @@ declare module 'fastify' {
 export interface BuildOptions {
   /** Overrides the logger built from config.logLevel (tests pass false). */
   logger?: FastifyServerOptions['logger'];
+  /** Where the logger built from config writes (stdout by default; tests capture it). */
+  logStream?: { write(line: string): void };
 }
 
 export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: redactedPaths,
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
+    ...timeoutOptions(config),
     bodyLimit: config.bodyLimit,
     genReqId,
     requestIdHeader: false,

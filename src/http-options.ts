@@ -1,0 +1,42 @@
+/**
+ * The Fastify options that bound what one client can hold (timeouts), and the logger's redaction: kept
+ * beside the config they come from, so that app.ts only spreads them in.
+ */
+import type { ServerOptions } from 'node:http';
+import type { AppConfig } from './config.js';
+
+/**
+ * Timeouts: a client that trickles its headers (slowloris) or its body is cut off with a 408 when
+ * headersTimeout or requestTimeout runs out, an idle socket after connectionTimeout, an idle keep-alive
+ * connection after keepAliveTimeout.
+ */
+export function timeoutOptions(config: AppConfig): {
+  requestTimeout: number;
+  connectionTimeout: number;
+  keepAliveTimeout: number;
+  http: ServerOptions;
+} {
+  return {
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      // Node enforces the two timeouts by sweeping its connections every 30 s by default, so a 1 s timeout
+      // could take 31 s to apply: sweep at a quarter of the shorter one (at least every 100 ms, at most 30 s).
+      connectionsCheckingInterval: Math.min(
+        30_000,
+        Math.max(100, Math.floor(Math.min(config.headersTimeoutMs, config.requestTimeoutMs) / 4)),
+      ),
+    },
+  };
+}
+
+/** Request headers that carry secrets: never in a log line, whatever a serializer or a log call includes. */
+export const redactedPaths = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+];
