@@ -1,0 +1,313 @@
+/**
+ * The typed client against a real listening server (and, for retry and transport cases, against small
+ * node:http servers that misbehave on purpose).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { type App, buildApp } from '../../src/app.js';
+import {
+  createClient,
+  type ForwardRequest,
+  type GradientServiceClient,
+  GradientServiceError,
+  type OutputLayerResponse,
+  parseRetryAfter,
+} from '../../src/client/index.js';
+import { defaultConfig } from '../../src/config.js';
+import { defaultParams, findActivation, forwardTensor } from '../../src/core/activations/index.js';
+import type { JsonTensor } from '../../src/core/tensor.js';
+
+async function listen(app: App): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+}
+
+let app: App;
+let client: GradientServiceClient;
+let baseUrl: string;
+beforeAll(async () => {
+  app = await buildApp({ ...defaultConfig, logLevel: 'silent' }, { logger: false });
+  baseUrl = await listen(app);
+  client = createClient({ baseUrl, timeout: 10_000 });
+});
+afterAll(async () => {
+  await client?.close();
+  await app?.close();
+});
+
+/** A node:http server answering with `handler`; counts requests and TCP connections. */
+async function fakeServer(handler: (req: IncomingMessage, res: ServerResponse, n: number) => void) {
+  const counts = { requests: 0, connections: 0 };
+  const server: Server = createServer((req, res) => {
+    counts.requests++;
+    req.resume();
+    req.on('end', () => handler(req, res, counts.requests));
+  });
+  server.on('connection', () => {
+    counts.connections++;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    counts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const problem = (res: ServerResponse, status: number, headers: Record<string, string> = {}) => {
+  res.writeHead(status, { 'content-type': 'application/problem+json', ...headers });
+  res.end(
+    JSON.stringify({
+      type: 'urn:x',
+      title: 'T',
+      status,
+      detail: `d${status}`,
+      instance: '/',
+      requestId: 'r',
+    }),
+  );
+};
+
+describe('typed methods against the real service', () => {
+  it('has request and response types from the schemas', () => {
+    expectTypeOf<ForwardRequest['z']>().toEqualTypeOf<JsonTensor>();
+    expectTypeOf<OutputLayerResponse['loss']>().toEqualTypeOf<number>();
+    expectTypeOf(client.activationForward).returns.resolves.toHaveProperty('a');
+  });
+
+  it('computes forward as core does', async () => {
+    const entry = findActivation('tanh');
+    if (!entry) throw new Error('tanh');
+    const z = [-2, 0, 0.5];
+    const { a } = await client.activationForward('tanh', { z });
+    expect(a).toEqual(Array.from(forwardTensor(entry, Float64Array.from(z), 3, defaultParams(entry))));
+  });
+
+  it('runs every /v1 operation', async () => {
+    const { activations } = await client.listActivations();
+    expect(activations.length).toBeGreaterThan(10);
+    expect((await client.getActivation('logistic')).name).toBe('sigmoid');
+    const derivative = await client.activationDerivative('sigmoid', { a: [0.5] });
+    expect(derivative.derivative).toEqual([0.25]);
+    const jacobian = await client.softmaxJacobian({ z: [0, 0] });
+    expect(jacobian.jacobian).toEqual([
+      [0.25, -0.25],
+      [-0.25, 0.25],
+    ]);
+    const vjp = await client.softmaxVjp({ z: [0, 0], v: [1, 0] });
+    expect(vjp.gradient).toEqual([0.25, -0.25]);
+    const layer = await client.outputLayerGradients({
+      x: [1],
+      weights: [[0]],
+      targets: [1],
+      activation: 'sigmoid',
+    });
+    expect(layer.a).toEqual([0.5]);
+    expect(layer.loss).toBe(0.125);
+    expect(await client.healthz()).toEqual({ status: 'ok' });
+    expect(await client.readyz()).toEqual({ status: 'ready' });
+    const svg = await client.plotActivation('leaky_relu', { from: -2, to: 2, params: { alpha: 0.2 } });
+    expect(svg).toMatch(/^<svg[^>]*>/);
+    expect(svg).toContain('alpha = 0.2');
+  });
+
+  it('throws problem+json as a GradientServiceError with status, title, detail and errors', async () => {
+    const error = await client.activationForward('sigmoid', { z: [[1, 2], [3]] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GradientServiceError);
+    const e = error as GradientServiceError;
+    expect(e.status).toBe(400);
+    expect(e.title).toBe('Bad Request');
+    expect(e.type).toBe('urn:gradient-service:problem:invalid-request');
+    expect(e.detail).toMatch(/ragged/);
+    expect(e.errors[0].path).toBe('/z/1');
+    expect(e.requestId).toMatch(/.+/);
+
+    const unknown = (await client.getActivation('nope').catch((x: unknown) => x)) as GradientServiceError;
+    expect(unknown.status).toBe(404);
+    expect(unknown.detail).toMatch(/Known names/);
+  });
+
+  it('reuses kept-alive connections across sequential calls', async () => {
+    const fake = await fakeServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"status":"ok"}');
+    });
+    const c = createClient({ baseUrl: fake.url });
+    try {
+      for (let i = 0; i < 10; i++) await c.healthz();
+      expect(fake.counts.requests).toBe(10);
+      // undici's pool may hand the next request to a second socket while the first finishes its response,
+      // so sequential calls alternate between at most two; without keep-alive there would be ten.
+      expect(fake.counts.connections).toBeLessThanOrEqual(2);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  it('keeps a path prefix of the base URL', async () => {
+    const paths: string[] = [];
+    const fake = await fakeServer((req, res) => {
+      paths.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"a":[1]}');
+    });
+    const c = createClient({ baseUrl: `${fake.url}/gradients/` });
+    try {
+      await c.activationForward('a b', { z: [0] });
+      expect(paths).toEqual(['/gradients/v1/activations/a%20b/forward']);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+});
+
+describe('api key', () => {
+  it('sends the key as a bearer token; without it the service answers 401', async () => {
+    const secured = await buildApp(
+      { ...defaultConfig, logLevel: 'silent', apiKeys: ['k-123456789012345678'] },
+      { logger: false },
+    );
+    const url = await listen(secured);
+    const withKey = createClient({ baseUrl: url, apiKey: 'k-123456789012345678' });
+    const without = createClient({ baseUrl: url });
+    try {
+      expect((await withKey.activationForward('relu', { z: [-1, 1] })).a).toEqual([0, 1]);
+      const error = (await without
+        .activationForward('relu', { z: [1] })
+        .catch((e: unknown) => e)) as GradientServiceError;
+      expect(error).toBeInstanceOf(GradientServiceError);
+      expect(error.status).toBe(401);
+    } finally {
+      await withKey.close();
+      await without.close();
+      await secured.close();
+    }
+  });
+});
+
+describe('retries', () => {
+  it('retries a GET on 503 and succeeds', async () => {
+    const fake = await fakeServer((_req, res, n) => {
+      if (n === 1) return problem(res, 503);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"status":"ok"}');
+    });
+    const c = createClient({ baseUrl: fake.url });
+    try {
+      expect(await c.healthz()).toEqual({ status: 'ok' });
+      expect(fake.counts.requests).toBe(2);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  it('retries a POST on 503 with Retry-After, not on 503 without it, nor on 500', async () => {
+    for (const [first, headers, expectedRequests, ok] of [
+      [503, { 'retry-after': '0' }, 2, true],
+      [503, {}, 1, false],
+      [500, { 'retry-after': '0' }, 1, false],
+      [429, { 'retry-after': '0' }, 2, true],
+    ] as const) {
+      const fake = await fakeServer((_req, res, n) => {
+        if (n === 1) return problem(res, first, headers);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"a":[0.5]}');
+      });
+      const c = createClient({ baseUrl: fake.url });
+      try {
+        const result = await c.activationForward('sigmoid', { z: [0] }).catch((e: unknown) => e);
+        if (ok) expect(result).toEqual({ a: [0.5] });
+        else {
+          expect(result).toBeInstanceOf(GradientServiceError);
+          expect((result as GradientServiceError).status).toBe(first);
+        }
+        expect(fake.counts.requests, `${first} ${JSON.stringify(headers)}`).toBe(expectedRequests);
+      } finally {
+        await c.close();
+        await fake.close();
+      }
+    }
+  });
+
+  it('gives up after `retries` attempts and throws the last problem', async () => {
+    const fake = await fakeServer((_req, res) => problem(res, 503, { 'retry-after': '0' }));
+    const c = createClient({ baseUrl: fake.url, retries: 3 });
+    try {
+      const error = (await c.readyz().catch((e: unknown) => e)) as GradientServiceError;
+      expect(error.status).toBe(503);
+      expect(error.retryAfter).toBe(0);
+      expect(fake.counts.requests).toBe(4);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  it('retries a GET whose connection broke after sending, but not a POST', async () => {
+    const fake = await fakeServer((req, res, n) => {
+      if (n % 2 === 1) {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(req.method === 'GET' ? '{"status":"ok"}' : '{"a":[1]}');
+    });
+    const c = createClient({ baseUrl: fake.url });
+    try {
+      expect(await c.healthz()).toEqual({ status: 'ok' });
+      expect(fake.counts.requests).toBe(2);
+      const error = await c.activationForward('identity', { z: [1] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(GradientServiceError);
+      expect(fake.counts.requests).toBe(3);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  it('throws the transport error when nothing listens, after retrying', async () => {
+    const fake = await fakeServer(() => {});
+    const url = fake.url;
+    await fake.close();
+    const c = createClient({ baseUrl: url, retries: 1 });
+    try {
+      const error = (await c.activationForward('relu', { z: [1] }).catch((e: unknown) => e)) as {
+        code?: string;
+      };
+      expect(error.code).toBe('ECONNREFUSED');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('gives up at the timeout when the server does not answer', async () => {
+    const fake = await fakeServer(() => {});
+    const c = createClient({ baseUrl: fake.url, timeout: 300 });
+    try {
+      const error = (await c.healthz().catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(Error);
+      expect(error.name).toMatch(/TimeoutError|AbortError/);
+      expect(fake.counts.requests).toBe(1);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    expect(parseRetryAfter('3')).toBe(3);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+});
