@@ -614,6 +614,27 @@ describe('bad requests get the error object with the right status', () => {
   });
 });
 
+describe('with API keys', () => {
+  it('answers a missing key on /v2 with the error object and 401, and leaves the health probes open', async () => {
+    const secured = await buildTestApp({ apiKeys: ['v2-key-0123456789abcdef'] });
+    try {
+      const body = JSON.stringify({ inputs: [{ name: 'z', shape: [1], datatype: 'FP64', data: [0] }] });
+      const post = (headers: Record<string, string>) =>
+        secured.inject({
+          method: 'POST',
+          url: '/v2/models/sigmoid/infer',
+          headers: { 'content-type': 'application/json', ...headers },
+          payload: body,
+        });
+      expectError(await post({}), 401);
+      expect((await post({ authorization: 'Bearer v2-key-0123456789abcdef' })).statusCode).toBe(200);
+      expect((await secured.inject({ method: 'GET', url: '/v2/health/live' })).statusCode).toBe(200);
+    } finally {
+      await secured.close();
+    }
+  });
+});
+
 describe('the OpenAPI document', () => {
   it('documents /v2 with JSON and binary bodies and the error object', async () => {
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
