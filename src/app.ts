@@ -4,6 +4,7 @@ import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
 import { redactedPaths, timeoutOptions } from './http-options.js';
 import auth from './plugins/auth.js';
+import binaryTensor from './plugins/binary-tensor.js';
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
 import metrics from './plugins/metrics.js';
@@ -18,6 +19,7 @@ import plotRoutes from './routes/plot.js';
 import softmaxRoutes from './routes/softmax.js';
 import v2Routes from './routes/v2.js';
 import { sharedSchemas } from './schemas/index.js';
+import { loadOffloadConfig, type OffloadConfig } from './workers/config.js';
 
 /** Whether the app takes traffic; graceful shutdown or load shedding set ready = false with a reason. */
 export interface Readiness {
@@ -37,6 +39,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** Where the logger built from config writes (stdout by default; tests capture it). */
   logStream?: { write(line: string): void };
+  /** Worker pool settings; OFFLOAD_THRESHOLD / OFFLOAD_THREADS from the environment by default. */
+  offload?: OffloadConfig;
 }
 
 export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
@@ -77,6 +81,10 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   await app.register(auth, { apiKeys: config.apiKeys, metricsAuth: config.metricsAuth });
   await app.register(rateLimit, { perMinute: config.rateLimit });
   await app.register(elementLimit, { maxElements: config.maxElements });
+  await app.register(binaryTensor, {
+    offload: options.offload ?? loadOffloadConfig(),
+    maxElements: config.maxElements,
+  });
   for (const schema of sharedSchemas) app.addSchema(schema);
   await app.register(docs);
 

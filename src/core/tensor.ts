@@ -15,6 +15,23 @@ export interface Tensor {
   readonly batched: boolean;
 }
 
+/**
+ * A tensor that arrived already as float64 (a binary body, or JSON parsed off the event loop) and stands in a
+ * request body where the JSON array would be; routes read it like the JSON form.
+ */
+export class PackedTensor implements Tensor {
+  constructor(
+    readonly data: Float64Array,
+    readonly rows: number,
+    readonly cols: number,
+    readonly batched: boolean,
+  ) {}
+}
+
+/** The dims of a tensor's JSON form: [K] for one sample, [N, K] for a batch. */
+export const dimsOf = (t: Pick<Tensor, 'rows' | 'cols' | 'batched'>): number[] =>
+  t.batched ? [t.rows, t.cols] : [t.cols];
+
 export class ShapeError extends Error {
   /** JSON pointer (relative to the tensor) of the offending element. */
   constructor(

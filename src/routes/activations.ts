@@ -5,14 +5,12 @@ import {
   activations,
   activationsWithDerivativeFromOutput,
   firstImpossibleOutput,
-  forwardTensor,
-  mapElements,
 } from '../core/activations/index.js';
-import { assertFinite } from '../core/errors.js';
-import { toJson } from '../core/tensor.js';
 import { HttpProblem, invalid } from '../plugins/problem.js';
 import { activationSchema, catalogSchema, derivativeSchema, forwardSchema } from '../schemas/activations.js';
-import { activationFor, paramsFor, pickInput, readTensor, rethrowValidation } from './support.js';
+import { withBinaryTensors } from '../schemas/binary.js';
+import { shapeOf } from '../workers/jobs.js';
+import { activationFor, paramsFor, pickInput, readTensor, respond, rethrowValidation } from './support.js';
 
 function info(entry: Activation) {
   return {
@@ -43,22 +41,32 @@ const activationRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/v1/activations/:name/forward',
-    { schema: forwardSchema, attachValidation: true },
-    async (request) => {
+    {
+      schema: withBinaryTensors(forwardSchema, { inputs: ['z'], outputs: ['a'] }),
+      attachValidation: true,
+    },
+    async (request, reply) => {
       const entry = activationFor(request.params.name);
       rethrowValidation(request);
       const z = readTensor('z', request.body.z);
       const params = paramsFor(entry, request.body.params);
-      const a = forwardTensor(entry, z.data, z.cols, params);
-      assertFinite('a', a);
-      return { a: toJson(a, z) };
+      return respond(app, request, reply, {
+        kind: 'forward',
+        activation: entry.name,
+        params,
+        z: z.data,
+        shape: shapeOf(z),
+      });
     },
   );
 
   app.post(
     '/v1/activations/:name/derivative',
-    { schema: derivativeSchema, attachValidation: true },
-    async (request) => {
+    {
+      schema: withBinaryTensors(derivativeSchema, { inputs: ['z', 'a'], outputs: ['derivative', 'a'] }),
+      attachValidation: true,
+    },
+    async (request, reply) => {
       const entry = activationFor(request.params.name);
       if (entry.kind !== 'elementwise')
         throw new HttpProblem(
@@ -72,30 +80,30 @@ const activationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const input = pickInput(request.body);
       const t = readTensor(input.from, input.value);
       const params = paramsFor(entry, request.body.params);
-      if (input.from === 'z') {
-        const a = mapElements(entry.forward, t.data, params);
-        assertFinite('a', a);
-        const derivative = mapElements(entry.derivative, t.data, params);
-        assertFinite('derivative', derivative);
-        return { derivative: toJson(derivative, t), a: toJson(a, t) };
+      if (input.from === 'a') {
+        if (!entry.derivativeFromOutput) {
+          const allowed = activationsWithDerivativeFromOutput().map((e) => e.name);
+          const message = `${entry.name}'s derivative cannot be computed from a alone: send z instead (from a: ${allowed.join(', ')})`;
+          throw new HttpProblem(400, 'derivative-from-output-unsupported', `${message}.`, [
+            { path: '/a', message },
+          ]);
+        }
+        const impossible = firstImpossibleOutput(entry, t.data, params);
+        if (impossible) {
+          const path = t.batched
+            ? `/a/${Math.floor(impossible.index / t.cols)}/${impossible.index % t.cols}`
+            : `/a/${impossible.index}`;
+          throw invalid([{ path, message: `${impossible.message} (${entry.name})` }]);
+        }
       }
-      if (!entry.derivativeFromOutput) {
-        const allowed = activationsWithDerivativeFromOutput().map((e) => e.name);
-        const message = `${entry.name}'s derivative cannot be computed from a alone: send z instead (from a: ${allowed.join(', ')})`;
-        throw new HttpProblem(400, 'derivative-from-output-unsupported', `${message}.`, [
-          { path: '/a', message },
-        ]);
-      }
-      const impossible = firstImpossibleOutput(entry, t.data, params);
-      if (impossible) {
-        const path = t.batched
-          ? `/a/${Math.floor(impossible.index / t.cols)}/${impossible.index % t.cols}`
-          : `/a/${impossible.index}`;
-        throw invalid([{ path, message: `${impossible.message} (${entry.name})` }]);
-      }
-      const derivative = mapElements(entry.derivativeFromOutput, t.data, params);
-      assertFinite('derivative', derivative);
-      return { derivative: toJson(derivative, t) };
+      return respond(app, request, reply, {
+        kind: 'derivative',
+        activation: entry.name,
+        params,
+        from: input.from,
+        input: t.data,
+        shape: shapeOf(t),
+      });
     },
   );
 };

@@ -1,17 +1,21 @@
 /** POST /v1/gradients/output-layer: shapes checked here (naming both sizes), the math in core. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { findActivation } from '../core/activations/index.js';
-import { assertFinite } from '../core/errors.js';
-import { outputLayer } from '../core/output-layer.js';
-import { toJson } from '../core/tensor.js';
 import { invalid } from '../plugins/problem.js';
+import { withBinaryTensors } from '../schemas/binary.js';
 import { outputLayerSchema } from '../schemas/output-layer.js';
-import { activationFor, paramsFor, readTensor, shapeOf } from './support.js';
+import { shapeOf as shapeFields } from '../workers/jobs.js';
+import { activationFor, paramsFor, readTensor, respond, shapeOf } from './support.js';
 
 const mismatch = (path: string, message: string) => invalid([{ path, message }], message);
 
 const outputLayerRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/v1/gradients/output-layer', { schema: outputLayerSchema }, async (request) => {
+  const schema = withBinaryTensors(outputLayerSchema, {
+    inputs: ['x', 'weights', 'bias', 'targets'],
+    outputs: ['z', 'a', 'delta', 'weightGradient', 'biasGradient', 'inputGradient'],
+    numbers: ['loss'],
+  });
+  app.post('/v1/gradients/output-layer', { schema }, async (request, reply) => {
     const body = request.body;
     // The schema's enum already holds every name, so this only maps a name to its entry.
     const entry = findActivation(body.activation) ?? activationFor(body.activation);
@@ -45,32 +49,21 @@ const outputLayerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
     const params = paramsFor(entry, body.params);
 
-    const result = outputLayer({
+    return respond(app, request, reply, {
+      kind: 'output-layer',
+      activation: entry.name,
+      params,
       x: x.data,
-      N: x.rows,
-      M,
+      xShape: shapeFields(x),
       weights: weights.data,
+      M,
       K,
       bias,
       targets: targets.data,
-      activation: entry,
-      params,
+      targetsShape: shapeFields(targets),
       loss: body.loss ?? 'squared_error',
       reduction: body.reduction ?? 'sum',
     });
-    assertFinite('loss', result.loss);
-    for (const [quantity, data] of Object.entries(result))
-      if (typeof data !== 'number') assertFinite(quantity, data);
-
-    return {
-      loss: result.loss,
-      z: toJson(result.z, targets),
-      a: toJson(result.a, targets),
-      delta: toJson(result.delta, targets),
-      weightGradient: toJson(result.weightGradient, weights) as number[][],
-      biasGradient: Array.from(result.biasGradient),
-      inputGradient: toJson(result.inputGradient, x),
-    };
   });
 };
 

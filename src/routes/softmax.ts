@@ -1,15 +1,18 @@
 /** Softmax Jacobian and VJP, from logits z or from probabilities a. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { assertFinite } from '../core/errors.js';
-import { checkProbabilities, softmaxJacobian, softmaxVjp } from '../core/softmax.js';
-import { type Tensor, toJson } from '../core/tensor.js';
+import { checkProbabilities } from '../core/softmax.js';
+import type { PackedTensor, Tensor } from '../core/tensor.js';
 import { tooManyElements } from '../plugins/element-limit.js';
 import { invalid } from '../plugins/problem.js';
+import { withBinaryTensors } from '../schemas/binary.js';
 import { jacobianSchema, vjpSchema } from '../schemas/softmax.js';
-import { pickInput, readTensor, shapeOf } from './support.js';
+import { shapeOf as shapeFields } from '../workers/jobs.js';
+import { pickInput, readTensor, respond, shapeOf } from './support.js';
 
 /** Reads z or a; probabilities must be probabilities, or the "softmax Jacobian" at them means nothing. */
-function readInput(body: { z?: number[] | number[][]; a?: number[] | number[][] }): {
+type TensorField = number[] | number[][] | PackedTensor;
+
+function readInput(body: { z?: TensorField; a?: TensorField }): {
   from: 'z' | 'a';
   t: Tensor;
 } {
@@ -26,33 +29,20 @@ function readInput(body: { z?: number[] | number[][]; a?: number[] | number[][] 
   return { from: input.from, t };
 }
 
-/** Flat rows*K*K row-major -> K x K (one sample) or N x K x K (a batch). */
-function nestJacobian(jacobian: Float64Array, t: Tensor): number[][] | number[][][] {
-  const K = t.cols;
-  const block = (r: number) => {
-    const m: number[][] = new Array(K);
-    for (let i = 0; i < K; i++) m[i] = Array.from(jacobian.subarray((r * K + i) * K, (r * K + i + 1) * K));
-    return m;
-  };
-  if (!t.batched) return block(0);
-  return Array.from({ length: t.rows }, (_, r) => block(r));
-}
-
 const softmaxRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { maxElements } = app.config;
 
-  app.post('/v1/softmax/jacobian', { schema: jacobianSchema }, async (request) => {
+  const jacobianRoute = withBinaryTensors(jacobianSchema, { inputs: ['z', 'a'], outputs: ['a', 'jacobian'] });
+  app.post('/v1/softmax/jacobian', { schema: jacobianRoute }, async (request, reply) => {
     const { from, t } = readInput(request.body);
     const count = t.rows * t.cols * t.cols;
     if (count > maxElements)
       throw tooManyElements(`The Jacobian (${shapeOf(t)} input -> N*K*K)`, count, maxElements);
-    const { a, jacobian } = softmaxJacobian(t.data, t.cols, from);
-    assertFinite('a', a);
-    assertFinite('jacobian', jacobian);
-    return { a: toJson(a, t), jacobian: nestJacobian(jacobian, t) };
+    return respond(app, request, reply, { kind: 'jacobian', from, input: t.data, shape: shapeFields(t) });
   });
 
-  app.post('/v1/softmax/vjp', { schema: vjpSchema }, async (request) => {
+  const vjpRoute = withBinaryTensors(vjpSchema, { inputs: ['z', 'a', 'v'], outputs: ['a', 'gradient'] });
+  app.post('/v1/softmax/vjp', { schema: vjpRoute }, async (request, reply) => {
     const { from, t } = readInput(request.body);
     const v = readTensor('v', request.body.v);
     if (v.rows !== t.rows || v.cols !== t.cols || v.batched !== t.batched)
@@ -60,10 +50,13 @@ const softmaxRoutes: FastifyPluginAsyncTypebox = async (app) => {
         [{ path: '/v', message: `must have the shape of ${from} ${shapeOf(t)}, has ${shapeOf(v)}` }],
         `v has shape ${shapeOf(v)} but ${from} has shape ${shapeOf(t)}: they must be equal.`,
       );
-    const { a, gradient } = softmaxVjp(t.data, v.data, t.cols, from);
-    assertFinite('a', a);
-    assertFinite('gradient', gradient);
-    return { a: toJson(a, t), gradient: toJson(gradient, t) };
+    return respond(app, request, reply, {
+      kind: 'vjp',
+      from,
+      input: t.data,
+      v: v.data,
+      shape: shapeFields(t),
+    });
   });
 };
 

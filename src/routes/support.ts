@@ -1,5 +1,6 @@
 /** What the routes share: reading request tensors, the z-or-a choice, params, and tensor shapes as text. */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { headerLengthHeader } from '../codec/binary-tensor.js';
 import {
   type Activation,
   activationNames,
@@ -7,11 +8,18 @@ import {
   type Params,
   resolveParams,
 } from '../core/activations/index.js';
-import { fromJson, type JsonTensor, ShapeError, type Tensor } from '../core/tensor.js';
+import { fromJson, type JsonTensor, PackedTensor, ShapeError, type Tensor } from '../core/tensor.js';
+import { replyFormat } from '../plugins/binary-tensor.js';
 import { HttpProblem, invalid, shapeProblem } from '../plugins/problem.js';
+import { type EncodedReply, encodeReply, tensorMediaType } from '../serialize/reply.js';
+import { type Job, jobSize, runJob } from '../workers/jobs.js';
 
-/** fromJson, with its ShapeError re-raised as a 400 pointing at `field`. */
-export function readTensor(field: string, value: JsonTensor): Tensor {
+/**
+ * fromJson, with its ShapeError re-raised as a 400 pointing at `field`. A tensor that arrived packed (binary,
+ * or JSON parsed in the worker pool, both checked there) is used as it is.
+ */
+export function readTensor(field: string, value: JsonTensor | PackedTensor): Tensor {
+  if (value instanceof PackedTensor) return value;
   try {
     return fromJson(value);
   } catch (error) {
@@ -25,7 +33,7 @@ export const shapeOf = (t: Pick<Tensor, 'rows' | 'cols' | 'batched'>): string =>
   t.batched ? `[${t.rows}][${t.cols}]` : `[${t.cols}]`;
 
 /** Exactly one of z and a: both or neither is a 400 naming both fields. */
-export function pickInput(body: { z?: JsonTensor; a?: JsonTensor }): { from: 'z' | 'a'; value: JsonTensor } {
+export function pickInput<T = JsonTensor>(body: { z?: T; a?: T }): { from: 'z' | 'a'; value: T } {
   if (body.z !== undefined && body.a !== undefined)
     throw invalid(
       [
@@ -73,4 +81,27 @@ export function paramsFor(entry: Activation, raw: Readonly<Record<string, unknow
   if ('errors' in result)
     throw invalid(result.errors.map((e) => ({ path: `/params${e.path}`, message: e.message })));
   return result.params;
+}
+
+/**
+ * Runs a route's job and sends the reply in the negotiated form (JSON or binary tensors). Jobs past
+ * OFFLOAD_THRESHOLD run in the worker pool, which also writes the reply there; smaller ones run here.
+ */
+export async function respond(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  job: Job,
+): Promise<FastifyReply> {
+  const format = replyFormat(request);
+  const encoded: EncodedReply = app.offload.offloads(jobSize(job))
+    ? await app.offload.run(job, format)
+    : encodeReply(runJob(job), format);
+  // The form depends on Accept: caches must not serve one client's form to another.
+  reply.header('vary', 'Accept');
+  if (encoded.format === 'json') return reply.type('application/json; charset=utf-8').send(encoded.body);
+  return reply
+    .header(headerLengthHeader, String(encoded.headerLength))
+    .type(tensorMediaType)
+    .send(encoded.body);
 }

@@ -1,0 +1,215 @@
+/**
+ * Tensors that do not travel as JSON arrays, on the same /v1 routes:
+ *
+ * - Binary bodies: Content-Type `application/vnd.gradient-service.tensor+octet-stream`, the Open Inference
+ *   Protocol binary tensor extension (src/codec/binary-tensor.ts): a JSON header of
+ *   `Inference-Header-Content-Length` bytes holding the route's other fields (params, activation, ...) and
+ *   `inputs: [{ name, shape, datatype, parameters: { binary_data_size } }]`, one per tensor field (name = the
+ *   JSON field, shape [K] or [N, K], FP64 or FP32), then the raw little-endian row-major bytes. Replies in
+ *   the same form when Accept asks for it (see replyFormat).
+ * - Large JSON bodies: parsed into float64 tensors by the worker pool, off the event loop.
+ *
+ * Either way the body reaches the route with PackedTensor fields where JSON arrays would be. Schema
+ * validation still runs: a binary body's JSON header against the route's binary schema (src/schemas/binary.ts),
+ * a packed JSON body against the JSON schema with each tensor stood in by [0] or [[0]] (its data was checked in
+ * the worker already); the packed tensors are put back before the handler.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import {
+  BinaryTensorError,
+  decodeFloats,
+  elementSize,
+  headerLengthHeader,
+  parseBinaryBody,
+} from '../codec/binary-tensor.js';
+import { PackedTensor } from '../core/tensor.js';
+import { type ReplyFormat, tensorMediaType } from '../serialize/reply.js';
+import { jsonBytesPerElement, type OffloadConfig } from '../workers/config.js';
+import { OffloadPool } from '../workers/pool.js';
+import { tooManyElements } from './element-limit.js';
+import { HttpProblem, invalid } from './problem.js';
+
+export { tensorMediaType };
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The worker pool for large requests (src/workers/pool.ts). */
+    offload: OffloadPool;
+  }
+}
+
+type Body = Record<string, unknown>;
+
+/** Bodies whose tensors arrived packed, until the handler gets them: body -> (field -> tensor). */
+const packedBodies = new WeakMap<object, { kind: 'json' | 'binary'; tensors: Map<string, PackedTensor> }>();
+
+const problemOf = (error: BinaryTensorError) =>
+  error.status === 413
+    ? new HttpProblem(413, 'payload-too-large', error.message)
+    : invalid([{ path: '', message: error.message }], error.message);
+
+/** A binary body -> its JSON header, with the decoded tensors remembered for the handler. */
+function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: number): Body {
+  let header: Body;
+  let chunks: Map<string, Buffer>;
+  try {
+    ({ header, chunks } = parseBinaryBody(body, typeof headerLength === 'string' ? headerLength : undefined));
+  } catch (error) {
+    throw error instanceof BinaryTensorError ? problemOf(error) : error;
+  }
+  const inputs = header.inputs;
+  if (!Array.isArray(inputs))
+    throw invalid([
+      { path: '/inputs', message: 'is required: one { name, shape, datatype, parameters } per tensor field' },
+    ]);
+  const tensors = new Map<string, PackedTensor>();
+  for (const [i, input] of (inputs as Record<string, unknown>[]).entries()) {
+    const at = (field: string, message: string) => invalid([{ path: `/inputs/${i}${field}`, message }]);
+    const { name, shape, datatype } = input;
+    if (typeof name !== 'string') throw at('/name', 'must be the name of a tensor field (e.g. z)');
+    if (tensors.has(name)) throw at('/name', `${name} appears twice`);
+    if (
+      !Array.isArray(shape) ||
+      shape.length < 1 ||
+      shape.length > 2 ||
+      !shape.every((d) => Number.isSafeInteger(d) && d >= 1)
+    )
+      throw at('/shape', 'must be [K] (one sample) or [N, K] (a batch) of positive integers');
+    const count = shape.reduce((n: number, d: number) => n * d, 1);
+    if (count > maxElements) throw tooManyElements(name, count, maxElements);
+    let data: Float64Array;
+    try {
+      elementSize(datatype);
+      let bytes: Uint8Array | undefined = chunks.get(name);
+      if (bytes) {
+        // Unaligned float64 would be decoded element by element: one bulk copy to an aligned buffer is faster.
+        if (datatype === 'FP64' && bytes.byteOffset % 8 !== 0) bytes = new Uint8Array(bytes);
+        data = decodeFloats(bytes, datatype);
+      } else if (Array.isArray(input.data)) {
+        if (input.data.length !== count)
+          throw at(
+            '/data',
+            `has ${input.data.length} numbers but shape ${JSON.stringify(shape)} needs ${count}`,
+          );
+        data = new Float64Array(count);
+        for (let j = 0; j < count; j++) {
+          const v = input.data[j];
+          if (typeof v !== 'number') throw at(`/data/${j}`, 'must be a number');
+          data[j] = v;
+        }
+      } else
+        throw at('', 'needs parameters.binary_data_size (bytes after the header) or data (a flat array)');
+    } catch (error) {
+      throw error instanceof BinaryTensorError ? at('/datatype', error.message) : error;
+    }
+    for (let j = 0; j < data.length; j++)
+      if (!Number.isFinite(data[j])) throw at('', `element ${j} is ${data[j]}: tensors must be finite`);
+    const batched = shape.length === 2;
+    tensors.set(name, new PackedTensor(data, batched ? shape[0] : 1, batched ? shape[1] : shape[0], batched));
+  }
+  packedBodies.set(header, { kind: 'binary', tensors });
+  return header;
+}
+
+/** q of the most specific media range in an Accept header matching `type` (0 when none does). */
+function quality(accept: string, type: string): number {
+  const [major] = type.split('/');
+  let best = -1;
+  let q = 0;
+  for (const part of accept.split(',')) {
+    const [range, ...params] = part.trim().toLowerCase().split(';');
+    const specificity = range === type ? 2 : range === `${major}/*` ? 1 : range === '*/*' ? 0 : -1;
+    if (specificity <= best) continue;
+    best = specificity;
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    q = qParam ? Number(qParam.slice(2)) || 0 : 1;
+  }
+  return q;
+}
+
+/**
+ * The reply's form: binary when Accept prefers the tensor media type to JSON, JSON when it prefers JSON;
+ * without a preference (no Accept, or * / *), the form of the request.
+ */
+export function replyFormat(request: FastifyRequest): ReplyFormat {
+  const binaryRequest = request.headers['content-type']?.toLowerCase().startsWith(tensorMediaType) === true;
+  const accept = request.headers.accept;
+  if (!accept) return binaryRequest ? 'binary' : 'json';
+  const binary = quality(accept, tensorMediaType);
+  const json = quality(accept, 'application/json');
+  if (binary !== json) return binary > json ? 'binary' : 'json';
+  return binaryRequest ? 'binary' : 'json';
+}
+
+export default fp(
+  async (app: FastifyInstance, options: { offload: OffloadConfig; maxElements: number }) => {
+    const { maxElements } = options;
+    const pool = new OffloadPool(options.offload);
+    app.decorate('offload', pool);
+    app.addHook('onClose', () => pool.close());
+
+    app.addContentTypeParser(tensorMediaType, { parseAs: 'buffer' }, (request, body, done) => {
+      try {
+        done(null, decodeBinaryRequest(body as Buffer, request.headers[headerLengthHeader], maxElements));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    });
+
+    if (pool.config.threshold > 0) {
+      const parseJson = app.getDefaultJsonParser('error', 'error');
+      const offloadBytes = pool.config.threshold * jsonBytesPerElement;
+      const parseHere = (request: FastifyRequest, text: string) =>
+        new Promise<unknown>((resolve, reject) =>
+          parseJson(request, text, (error, value) => (error ? reject(error) : resolve(value))),
+        );
+      app.removeContentTypeParser('application/json');
+      app.addContentTypeParser(
+        'application/json',
+        { parseAs: 'buffer' },
+        async (request: FastifyRequest, raw: Buffer) => {
+          const body = raw as Buffer;
+          if (body.length < offloadBytes) return parseHere(request, body.toString('utf8'));
+          const parsed = await pool.parseJson(body);
+          if ('fallback' in parsed) return parseHere(request, parsed.fallback.toString('utf8'));
+          const { keys, values, tensors } = parsed.packed;
+          const out: Body = {};
+          const packed = new Map<string, PackedTensor>();
+          for (const t of tensors) packed.set(t.name, new PackedTensor(t.data, t.rows, t.cols, t.batched));
+          for (const key of keys) out[key] = packed.get(key) ?? values[key];
+          packedBodies.set(out, { kind: 'json', tensors: packed });
+          return out;
+        },
+      );
+    }
+
+    // Callback hooks, not async ones: they run on every request and mostly return at once.
+    app.addHook('preValidation', (request, _reply, done) => {
+      // Fastify validates a body by its Content-Type when a route has one schema per type: without a
+      // Content-Type (and so without a body) nothing would check it.
+      if (request.body === undefined && (request.routeOptions.schema?.body as { content?: unknown })?.content)
+        return done(new HttpProblem(400, 'malformed-json', 'The body is missing: send a JSON object.'));
+      const packed = packedBodies.get(request.body as object);
+      if (packed?.kind !== 'json') return done();
+      const skeleton: Body = { ...(request.body as Body) };
+      for (const [name, t] of packed.tensors) {
+        if (t.data.length > maxElements) return done(tooManyElements(name, t.data.length, maxElements));
+        skeleton[name] = t.batched ? [[0]] : [0];
+      }
+      packedBodies.set(skeleton, packed);
+      request.body = skeleton;
+      done();
+    });
+    app.addHook('preHandler', (request, _reply, done) => {
+      const packed = packedBodies.get(request.body as object);
+      if (!packed) return done();
+      const body: Body = { ...(request.body as Body) };
+      if (packed.kind === 'binary') delete body.inputs;
+      for (const [name, t] of packed.tensors) body[name] = t;
+      request.body = body;
+      done();
+    });
+  },
+  { name: 'binary-tensor', dependencies: ['problem'] },
+);
