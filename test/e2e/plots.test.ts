@@ -57,9 +57,21 @@ async function countColour(page: import('playwright-core').Page, png: Buffer, he
   return page.evaluate(
     async ({ data, target, tolerance }) => {
       const blob = new Blob([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], { type: 'image/png' });
-      const bitmap = await createImageBitmap(blob);
-      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-      const ctx = canvas.getContext('2d') as OffscreenCanvasRenderingContext2D;
+      // The page's DOM globals (the test compiles without lib.dom, so they are typed here by hand).
+      const dom = globalThis as unknown as {
+        createImageBitmap(b: Blob): Promise<{ width: number; height: number }>;
+        OffscreenCanvas: new (
+          w: number,
+          h: number,
+        ) => {
+          getContext(kind: '2d'): {
+            drawImage(image: unknown, x: number, y: number): void;
+            getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+          };
+        };
+      };
+      const bitmap = await dom.createImageBitmap(blob);
+      const ctx = new dom.OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
       ctx.drawImage(bitmap, 0, 0);
       const pixels = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
       let n = 0;
@@ -87,7 +99,8 @@ describe('activation plots in Chromium', () => {
     ['softmax', ''],
   ] as const) {
     it(`renders ${name}${query}: both curves drawn in their colours`, async () => {
-      const page = await browser.newPage({ viewport: { width: 760, height: 480 } });
+      const page = await browser.newPage();
+      await page.setViewportSize({ width: 760, height: 480 });
       const response = await page.goto(`${baseUrl}/v1/activations/${name}/plot.svg${query}`, {
         waitUntil: 'load',
       });
