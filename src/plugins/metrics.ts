@@ -8,10 +8,18 @@
  * the primary, which sums every worker's registry (prom-client's AggregatorRegistry, see lifecycle.ts).
  */
 import cluster from 'node:cluster';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastifyMetricsModule from 'fastify-metrics';
 import fp from 'fastify-plugin';
 import client, { AggregatorRegistry, Registry } from 'prom-client';
+import type { Job } from '../workers/jobs.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Adds the result elements of a completed compute job to gradient_elements_computed_total. */
+    countResult(request: FastifyRequest, job: Job): void;
+  }
+}
 
 export const metricsPath = '/metrics';
 
@@ -33,12 +41,27 @@ export interface ClusterMetricsMessage {
 // Most requests take well under a millisecond to a few ms; large tensors take up to seconds.
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Numbers in a result tensor [K], [N][K] or [N][K][K] (the Jacobian); rows are counted, not walked. */
-function tensorElements(value: unknown[]): number {
-  if (value.length === 0 || !Array.isArray(value[0])) return value.length;
-  let count = 0;
-  for (const row of value) count += Array.isArray(row) ? tensorElements(row) : 1;
-  return count;
+/**
+ * Numbers in the result tensors a job produces (the reply's tensors; the scalar loss is not one), from its
+ * shapes: the same count whether the job ran here or in the worker pool, JSON or binary.
+ */
+export function resultElements(job: Job): number {
+  switch (job.kind) {
+    case 'forward':
+      return job.z.length;
+    case 'derivative':
+      // From z the reply carries a beside the derivative.
+      return job.from === 'z' ? 2 * job.input.length : job.input.length;
+    case 'jacobian':
+      return job.input.length + job.input.length * job.shape.cols;
+    case 'vjp':
+      return 2 * job.input.length;
+    case 'output-layer': {
+      const N = job.xShape.rows;
+      // z, a and delta are N x K; weightGradient M x K; biasGradient K; inputGradient N x M.
+      return 3 * N * job.K + job.M * job.K + job.K + N * job.M;
+    }
+  }
 }
 
 /** The metrics of every worker, summed by the primary; bounded so that a lost worker cannot hang a scrape. */
@@ -105,21 +128,11 @@ export default fp(
       labelNames: ['route'],
       registers: [registry],
     });
-    // Every /v1 compute route returns an object whose array fields are its result tensors (scalars such as
-    // loss are not tensors); counting here, once, covers every route present and future.
-    app.addHook(
-      'preSerialization',
-      async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-        const route = request.routeOptions.url;
-        if (request.method !== 'POST' || reply.statusCode !== 200 || !route?.startsWith('/v1/'))
-          return payload;
-        if (payload === null || typeof payload !== 'object') return payload;
-        let count = 0;
-        for (const value of Object.values(payload)) if (Array.isArray(value)) count += tensorElements(value);
-        if (count > 0) elements.inc({ route }, count);
-        return payload;
-      },
-    );
+    // Called once per successful compute request, from the one function every /v1 compute route replies
+    // through (respond in routes/support.ts).
+    app.decorate('countResult', (request: FastifyRequest, job: Job) => {
+      elements.inc({ route: request.routeOptions.url ?? 'unknown' }, resultElements(job));
+    });
 
     if (cluster.isWorker) {
       // The primary reads this worker's registry through prom-client's own IPC listener.

@@ -97,6 +97,7 @@ export async function respond(
   const encoded: EncodedReply = app.offload.offloads(jobSize(job))
     ? await app.offload.run(job, format)
     : encodeReply(runJob(job), format);
+  app.countResult(request, job);
   // The form depends on Accept: caches must not serve one client's form to another.
   reply.header('vary', 'Accept');
   if (encoded.format === 'json') return reply.type('application/json; charset=utf-8').send(encoded.body);

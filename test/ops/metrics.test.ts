@@ -1,6 +1,7 @@
 import { register as globalRegistry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
+import { type App, buildApp } from '../../src/app.js';
+import { defaultConfig } from '../../src/config.js';
 import { buildTestApp, post } from '../support/app.js';
 
 /** The value of one sample line `name{labels} value`, or undefined. */
@@ -90,11 +91,47 @@ describe('/metrics', () => {
     });
     // A rejected request computes nothing.
     await post(app, '/v1/softmax/jacobian', { z: [[1, 2], [1]] });
+    // z, a, delta 2 x 2 each, weightGradient 3 x 2, biasGradient 2, inputGradient 2 x 3 (loss is a scalar).
+    const layer = await post(app, '/v1/gradients/output-layer', {
+      x: [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      weights: [
+        [0.1, 0.2],
+        [0.3, 0.4],
+        [0.5, 0.6],
+      ],
+      targets: [
+        [0, 1],
+        [1, 0],
+      ],
+      activation: 'sigmoid',
+    });
+    expect(layer.statusCode, layer.body).toBe(200);
     const after = await scrape();
     expect(
       count(after, '/v1/activations/:name/derivative') - count(before, '/v1/activations/:name/derivative'),
     ).toBe(12);
     expect(count(after, '/v1/softmax/jacobian') - count(before, '/v1/softmax/jacobian')).toBe(24);
+    expect(count(after, '/v1/gradients/output-layer') - count(before, '/v1/gradients/output-layer')).toBe(26);
+  });
+
+  it('counts the same when the job runs in the worker pool', async () => {
+    const pooled = await buildApp(
+      { ...defaultConfig, logLevel: 'silent' },
+      { logger: false, offload: { threshold: 1, threads: 1 } },
+    );
+    try {
+      const res = await post(pooled, '/v1/activations/tanh/derivative', { z: [1, 2, 3] });
+      expect(res.statusCode, res.body).toBe(200);
+      const text = (await pooled.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(
+        sample(text, 'gradient_elements_computed_total', { route: '/v1/activations/:name/derivative' }),
+      ).toBe(6);
+    } finally {
+      await pooled.close();
+    }
   });
 
   it('each app has its own registry: a new app starts from zero', async () => {
