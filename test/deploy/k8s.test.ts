@@ -161,6 +161,14 @@ describe('deploy/k8s manifests', () => {
     expect(probePath(container.readinessProbe)).toEqual({ path: '/readyz', port: 8080 });
   });
 
+  it("the kubelet waits out the preStop pause and the server's drain before it kills", () => {
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+    const drainSeconds = Number(env.SHUTDOWN_TIMEOUT_MS) / 1000;
+    const preStopSeconds = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
+    expect(drainSeconds).toBeGreaterThan(0);
+    expect(podSpec?.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + drainSeconds);
+  });
+
   it('requests and limits are set for cpu and memory, each request within its limit', () => {
     const { requests, limits } = container.resources ?? {};
     for (const resource of ['cpu', 'memory']) {
