@@ -148,8 +148,8 @@ describe('every client error is an RFC 9457 problem naming the field', () => {
   });
 
   it('unknown route: 404 problem', async () => {
-    const problem = expectProblem(await app.inject({ method: 'GET', url: '/v2/nothing' }), 404, 'not-found');
-    expect(problem.instance).toBe('/v2/nothing');
+    const problem = expectProblem(await app.inject({ method: 'GET', url: '/v1/nothing' }), 404, 'not-found');
+    expect(problem.instance).toBe('/v1/nothing');
   });
 
   it('unsupported method on a known path: 405 problem with Allow', async () => {
