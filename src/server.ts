@@ -1,6 +1,6 @@
-/** Reads the configuration, builds the app and listens. */
-import { buildApp } from './app.js';
+/** Reads the configuration and starts serving (lifecycle.ts: one process or a cluster, graceful shutdown). */
 import { ConfigError, loadConfig } from './config.js';
+import { start } from './lifecycle.js';
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -11,10 +11,4 @@ try {
   process.exit(1);
 }
 
-const app = await buildApp(config);
-try {
-  await app.listen({ port: config.port, host: config.host });
-} catch (error) {
-  app.log.fatal({ err: error }, 'could not listen');
-  process.exit(1);
-}
+await start(config);

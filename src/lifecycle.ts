@@ -1,0 +1,140 @@
+/**
+ * How the process runs: one server (WORKERS=1), or a node:cluster primary forking WORKERS servers that
+ * share the port. Both shut down the same way on SIGTERM/SIGINT: /readyz turns 503 at once, the listener
+ * closes, in-flight requests finish, and the process exits 0; if they have not finished after
+ * SHUTDOWN_TIMEOUT_MS, it exits 1 anyway (the orchestrator's own kill would come next).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import { buildApp } from './app.js';
+import type { AppConfig } from './config.js';
+import {
+  type ClusterMetricsMessage,
+  clusterMetricsRequest,
+  clusterMetricsResponse,
+} from './plugins/metrics.js';
+
+export async function start(config: AppConfig): Promise<void> {
+  if (config.workers > 1 && cluster.isPrimary) runPrimary(config);
+  else await serve(config);
+}
+
+/** One server: builds the app, closes it gracefully on a signal, listens. */
+export async function serve(config: AppConfig): Promise<void> {
+  const app = await buildApp(config);
+  const inCluster = cluster.isWorker;
+
+  closeWithGrace(
+    {
+      delay: config.shutdownTimeoutMs,
+      logger: { error: (message: unknown) => app.log.error(message) },
+      // A terminal's Ctrl-C reaches the primary and every worker, and the primary then forwards SIGTERM:
+      // that second signal must not cut a worker's drain short (the primary bounds it).
+      ...(inCluster
+        ? { onSecondSignal: (signal: string) => app.log.warn({ signal }, 'already shutting down') }
+        : {}),
+      onTimeout: (delay: number) =>
+        app.log.error({ delay }, 'in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS; exiting'),
+    },
+    async ({ signal, err }) => {
+      if (err) app.log.fatal({ err }, 'uncaught error; shutting down');
+      app.readiness.ready = false;
+      app.readiness.reason = `Shutting down (${signal ?? 'error'}).`;
+      app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+      await app.close();
+      app.log.info('shut down');
+    },
+  );
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    app.log.fatal({ err: error }, 'could not listen');
+    process.exit(1);
+  }
+}
+
+// A worker that crashes after it served is replaced, unless crashes come this fast (a crash loop).
+const restartWindowMs = 60_000;
+const maxRestartsPerWindow = 5;
+
+/** The cluster primary: forks, replaces crashed workers, sums their metrics, forwards the shutdown. */
+export function runPrimary(config: AppConfig): void {
+  const log = pino({ level: config.logLevel }).child({ role: 'primary' });
+  const listening = new WeakSet<Worker>();
+  const restarts: number[] = [];
+  let shuttingDown = false;
+  let failed = false;
+
+  // Workers answer prom-client's own IPC request with their registry; the primary sums them for a scrape.
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, message: { type?: string; id?: number }) => {
+    if (message?.type !== clusterMetricsRequest || typeof message.id !== 'number') return;
+    const id = message.id;
+    const reply = (answer: Omit<ClusterMetricsMessage, 'type' | 'id'>) => {
+      if (worker.isConnected()) worker.send({ type: clusterMetricsResponse, id, ...answer });
+    };
+    aggregator.clusterMetrics().then(
+      (metrics) => reply({ metrics }),
+      (error: Error) => reply({ error: error.message }),
+    );
+  });
+
+  const fork = () => {
+    const worker = cluster.fork();
+    worker.once('listening', () => listening.add(worker));
+  };
+
+  const exitWhenAllGone = () => {
+    if (Object.keys(cluster.workers ?? {}).length > 0) return;
+    log.info({ failed }, 'all workers exited');
+    process.exit(failed ? 1 : 0);
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (shuttingDown) {
+      // A worker cut short by its own SHUTDOWN_TIMEOUT_MS exits 1: so does the primary, to say so.
+      if (code !== 0) failed = true;
+      log.info({ pid: worker.process.pid, code, signal }, 'worker exited');
+      exitWhenAllGone();
+      return;
+    }
+    const now = Date.now();
+    while (restarts.length && now - restarts[0] > restartWindowMs) restarts.shift();
+    if (!listening.has(worker) || restarts.length >= maxRestartsPerWindow) {
+      // It never listened (a port in use, say) or keeps crashing: more forks would fail the same way.
+      log.fatal({ pid: worker.process.pid, code, signal }, 'worker failed; stopping');
+      failed = true;
+      shutdown('SIGTERM');
+      return;
+    }
+    restarts.push(now);
+    log.error({ pid: worker.process.pid, code, signal }, 'worker died; replacing it');
+    fork();
+  });
+
+  function shutdown(signal: NodeJS.Signals) {
+    if (shuttingDown) {
+      log.warn({ signal }, 'second signal: killing workers');
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+      process.exit(1);
+    }
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down: forwarding to workers');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    // Workers bound their own drain by SHUTDOWN_TIMEOUT_MS; this only catches one that hangs regardless.
+    setTimeout(() => {
+      log.error('workers did not exit in time; killing them');
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 5000).unref();
+    exitWhenAllGone();
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  log.info({ workers: config.workers }, 'starting workers');
+  for (let i = 0; i < config.workers; i++) fork();
+}
