@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Regenerates the "Routes, with real output" examples of the README: starts the service from the sources
+# on a spare local port, runs each curl, and prints markdown (paste it into README.md).
+#   bash scripts/readme-examples.sh > /tmp/examples.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${PORT:-18080}
+LOG_LEVEL=warn PORT=$PORT HOST=127.0.0.1 npx tsx src/server.ts >/dev/null 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+
+show() { # title, display command, real command, optional byte cut
+  local title=$1 shown=$2 real=$3 cut=${4:-}
+  echo "$title"
+  echo
+  echo '```console'
+  echo "\$ $shown"
+  if [ -n "$cut" ]; then
+    out=$(eval "$real")
+    printf '%s' "${out:0:$cut}"
+    [ ${#out} -gt "$cut" ] && printf ' …(%d bytes in all)' "${#out}"
+    echo
+  else
+    eval "$real"
+    echo
+  fi
+  echo '```'
+  echo
+}
+J="-H 'content-type: application/json'"
+h=localhost:8080
+r=127.0.0.1:$PORT
+post() { curl -s "$r$1" -H 'content-type: application/json' -d "$2"; }
+
+show "Liveness and readiness:" "curl -s $h/healthz; curl -s $h/readyz" "curl -s $r/healthz; echo; curl -s $r/readyz"
+show "The catalog (every activation, with params, LaTeX and whether g' can be computed from a):" \
+  "curl -s $h/v1/activations" "curl -s $r/v1/activations" 400
+show "One activation (aliases resolve: \`logistic\` is sigmoid):" "curl -s $h/v1/activations/logistic" "curl -s $r/v1/activations/logistic"
+show "Forward, one sample (vector in, vector out):" \
+  "curl -s $h/v1/activations/sigmoid/forward $J -d '{\"z\": [-2, 0, 2]}'" \
+  "post /v1/activations/sigmoid/forward '{\"z\": [-2, 0, 2]}'"
+show "Forward, a batch with params (batch in, batch out):" \
+  "curl -s $h/v1/activations/leaky_relu/forward $J -d '{\"z\": [[-2, 3], [0.5, -1]], \"params\": {\"alpha\": 0.2}}'" \
+  "post /v1/activations/leaky_relu/forward '{\"z\": [[-2, 3], [0.5, -1]], \"params\": {\"alpha\": 0.2}}'"
+show "Derivative from z (returns a too); note sigmoid'(40), which PyTorch float64 returns as 0:" \
+  "curl -s $h/v1/activations/sigmoid/derivative $J -d '{\"z\": [0, 2, 40]}'" \
+  "post /v1/activations/sigmoid/derivative '{\"z\": [0, 2, 40]}'"
+show "Derivative from the output a, as backpropagation has it (tanh' = 1 - a^2):" \
+  "curl -s $h/v1/activations/tanh/derivative $J -d '{\"a\": [0, 0.5, -0.9]}'" \
+  "post /v1/activations/tanh/derivative '{\"a\": [0, 0.5, -0.9]}'"
+show "Softmax Jacobian, J[i][j] = a_i (delta_ij - a_j):" \
+  "curl -s $h/v1/softmax/jacobian $J -d '{\"z\": [1, 2, 3]}'" \
+  "post /v1/softmax/jacobian '{\"z\": [1, 2, 3]}'"
+show "Softmax vector-Jacobian product v^T J, in O(K) without building J:" \
+  "curl -s $h/v1/softmax/vjp $J -d '{\"z\": [1, 2, 3], \"v\": [1, 0, 0]}'" \
+  "post /v1/softmax/vjp '{\"z\": [1, 2, 3], \"v\": [1, 0, 0]}'"
+OL='{"x": [[0.5, -1], [1, 2]], "weights": [[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]], "bias": [0, 0.1, -0.1], "targets": [[0, 1, 0], [1, 0, 0]], "activation": "softmax", "loss": "cross_entropy", "reduction": "mean"}'
+show "Output-layer gradients (here softmax with cross-entropy, mean over the batch):" \
+  "curl -s $h/v1/gradients/output-layer $J -d '$OL'" \
+  "post /v1/gradients/output-layer '$OL'"
+show "Errors are problem+json; an unknown activation lists the known names:" \
+  "curl -s $h/v1/activations/sigmoyd/forward $J -d '{\"z\": [1]}'" \
+  "post /v1/activations/sigmoyd/forward '{\"z\": [1]}'" 300
+show "A ragged batch names the row:" \
+  "curl -s $h/v1/activations/tanh/forward $J -d '{\"z\": [[1, 2], [3]]}'" \
+  "post /v1/activations/tanh/forward '{\"z\": [[1, 2], [3]]}'"
+show "A plot of g and g' (SVG):" "curl -s '$h/v1/activations/gelu/plot.svg?from=-4&to=4'" "curl -s '$r/v1/activations/gelu/plot.svg?from=-4&to=4'" 160
+show "The OpenAPI document:" "curl -s $h/openapi.json" "curl -s $r/openapi.json" 120
+show "Open Inference Protocol v2 (KServe, Triton clients):" \
+  "curl -s $h/v2/models/sigmoid/infer $J -d '{\"id\": \"1\", \"inputs\": [{\"name\": \"z\", \"shape\": [1, 3], \"datatype\": \"FP64\", \"data\": [-2, 0, 2]}]}'" \
+  "post /v2/models/sigmoid/infer '{\"id\": \"1\", \"inputs\": [{\"name\": \"z\", \"shape\": [1, 3], \"datatype\": \"FP64\", \"data\": [-2, 0, 2]}]}'"
+show "Prometheus metrics:" "curl -s $h/metrics | grep -m3 '^http_request'" "curl -s $r/metrics | grep -m3 '^http_request' || true"
