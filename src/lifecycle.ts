@@ -8,7 +8,7 @@ import cluster, { type Worker } from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import { buildApp } from './app.js';
+import { type App, buildApp } from './app.js';
 import type { AppConfig } from './config.js';
 import {
   type ClusterMetricsMessage,
@@ -19,6 +19,15 @@ import {
 export async function start(config: AppConfig): Promise<void> {
   if (config.workers > 1 && cluster.isPrimary) runPrimary(config);
   else await serve(config);
+}
+
+/** Not ready from now on (with the reason), then close: no new connections, in-flight requests finish. */
+export async function drain(app: App, why: string): Promise<void> {
+  app.readiness.ready = false;
+  app.readiness.reason = `Shutting down (${why}).`;
+  app.log.info({ signal: why }, 'shutting down: no new connections, finishing in-flight requests');
+  await app.close();
+  app.log.info('shut down');
 }
 
 /** One server: builds the app, closes it gracefully on a signal, listens. */
@@ -40,11 +49,7 @@ export async function serve(config: AppConfig): Promise<void> {
     },
     async ({ signal, err }) => {
       if (err) app.log.fatal({ err }, 'uncaught error; shutting down');
-      app.readiness.ready = false;
-      app.readiness.reason = `Shutting down (${signal ?? 'error'}).`;
-      app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-      await app.close();
-      app.log.info('shut down');
+      await drain(app, signal ?? 'error');
     },
   );
 

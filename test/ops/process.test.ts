@@ -154,6 +154,29 @@ describe('graceful shutdown of the real process', () => {
     expect(server.lines.some((l) => l.msg === 'shut down')).toBe(true);
   });
 
+  it('a request that does not finish within SHUTDOWN_TIMEOUT_MS does not hold the exit: code 1', async () => {
+    const server = startServer({ SHUTDOWN_TIMEOUT_MS: '500' });
+    const port = listeningPort(await server.waitFor(isListening));
+    // Half a body that never completes (REQUEST_TIMEOUT_MS is 30 s, far beyond the shutdown bound).
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/v1/activations/relu/forward',
+      agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': 100, 'x-request-id': 'stuck' },
+    });
+    req.on('error', () => {});
+    req.write('{"z":[1,');
+    await server.waitFor((l) => l.requestId === 'stuck' && l.msg === 'incoming request');
+    server.child.kill('SIGTERM');
+    expect(await bounded(server.exited, 20_000, 'exit')).toEqual({ code: 1, signal: null });
+    expect(
+      server.lines.some((l) => String(l.msg).includes('did not finish within SHUTDOWN_TIMEOUT_MS')),
+    ).toBe(true);
+    req.destroy();
+  });
+
   it('SIGINT on an idle server exits 0', async () => {
     const server = startServer({});
     await server.waitFor(isListening);
