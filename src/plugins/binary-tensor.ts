@@ -160,28 +160,22 @@ export default fp(
     if (pool.config.threshold > 0) {
       const parseJson = app.getDefaultJsonParser('error', 'error');
       const offloadBytes = pool.config.threshold * jsonBytesPerElement;
-      const parseHere = (request: FastifyRequest, text: string) =>
-        new Promise<unknown>((resolve, reject) =>
-          parseJson(request, text, (error, value) => (error ? reject(error) : resolve(value))),
-        );
       app.removeContentTypeParser('application/json');
-      app.addContentTypeParser(
-        'application/json',
-        { parseAs: 'buffer' },
-        async (request: FastifyRequest, raw: Buffer) => {
-          const body = raw as Buffer;
-          if (body.length < offloadBytes) return parseHere(request, body.toString('utf8'));
-          const parsed = await pool.parseJson(body);
-          if ('fallback' in parsed) return parseHere(request, parsed.fallback.toString('utf8'));
+      // Callback style, not async: small bodies (nearly all) go straight to Fastify's parser, no promise.
+      app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+        const body = raw as Buffer;
+        if (body.length < offloadBytes) return parseJson(request, body.toString('utf8'), done);
+        pool.parseJson(body).then((parsed) => {
+          if ('fallback' in parsed) return parseJson(request, parsed.fallback.toString('utf8'), done);
           const { keys, values, tensors } = parsed.packed;
           const out: Body = {};
           const packed = new Map<string, PackedTensor>();
           for (const t of tensors) packed.set(t.name, new PackedTensor(t.data, t.rows, t.cols, t.batched));
           for (const key of keys) out[key] = packed.get(key) ?? values[key];
           packedBodies.set(out, { kind: 'json', tensors: packed });
-          return out;
-        },
-      );
+          done(null, out);
+        }, done);
+      });
     }
 
     // Callback hooks, not async ones: they run on every request and mostly return at once.

@@ -1,0 +1,116 @@
+/** Child servers and autocannon runs for the HTTP benchmarks. */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+export interface Server {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Forks bench/servers/<name>.ts under tsx and waits for its port. */
+export function startServer(name: 'service' | 'echo', env: Record<string, string> = {}): Promise<Server> {
+  const file = fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
+  const child: ChildProcess = fork(file, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${name} server exited with ${code} before listening`)));
+    child.once('message', (message: { port: number }) => {
+      child.removeAllListeners('exit');
+      resolve({
+        url: `http://127.0.0.1:${message.port}`,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+  });
+}
+
+export interface Load {
+  readonly url: string;
+  readonly body: string | Buffer;
+  readonly headers: Record<string, string>;
+  readonly connections: number;
+  readonly seconds: number;
+}
+
+export interface Stats {
+  /** Requests per second (completed, 2xx). */
+  readonly rps: number;
+  /** Reply megabytes per second. */
+  readonly mbps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly requests: number;
+}
+
+export async function cannon(load: Load): Promise<Stats> {
+  const result = await autocannon({
+    url: load.url,
+    method: 'POST',
+    headers: load.headers,
+    body: load.body,
+    connections: load.connections,
+    duration: load.seconds,
+    pipelining: 1,
+    // A 1e6-element JSON request takes most of a second: do not count it as a timeout.
+    timeout: 60,
+  });
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${load.url}: ${result.non2xx} non-2xx replies and ${result.errors} errors`);
+  const requests = result.requests.total;
+  return {
+    rps: requests / result.duration,
+    mbps: result.throughput.total / result.duration / 1e6,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests,
+  };
+}
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** (max - min) / median over the rounds: how noisy a figure was. */
+export const spread = (xs: readonly number[]): number => {
+  const m = median(xs);
+  return m === 0 ? 0 : (Math.max(...xs) - Math.min(...xs)) / m;
+};
+
+export interface Summary extends Stats {
+  readonly rounds: readonly Stats[];
+  /** Spread of rps over the rounds. */
+  readonly noise: number;
+}
+
+export function summarize(rounds: readonly Stats[]): Summary {
+  return {
+    rps: median(rounds.map((r) => r.rps)),
+    mbps: median(rounds.map((r) => r.mbps)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    requests: rounds.reduce((n, r) => n + r.requests, 0),
+    rounds,
+    noise: spread(rounds.map((r) => r.rps)),
+  };
+}
+
+/** Runs the loads alternately A B A B ... for `rounds` rounds, after one short warm-up each. */
+export async function alternate(loads: readonly Load[], rounds: number, warmup: number): Promise<Summary[]> {
+  for (const load of loads) await cannon({ ...load, seconds: warmup });
+  const results: Stats[][] = loads.map(() => []);
+  for (let r = 0; r < rounds; r++)
+    for (const [i, load] of loads.entries()) results[i].push(await cannon(load));
+  return results.map(summarize);
+}

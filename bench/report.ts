@@ -1,0 +1,73 @@
+/** Markdown tables of a results object (bench/results/*.json): what run.ts prints and the README shows. */
+import type { CoreRow } from './core.js';
+import type { BinaryRow, HttpRow, OffloadRow } from './run.js';
+
+interface Results {
+  mode: string;
+  machine: { cpus: number; cpu: string; node: string; platform: string; loadAverageAtStart: number[] };
+  http?: HttpRow[];
+  binary?: BinaryRow[];
+  offload?: OffloadRow[];
+  core?: CoreRow[];
+}
+
+const f = (x: number | undefined, digits = 1) => (x === undefined ? '' : x.toFixed(digits));
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+export function markdown(results: Results): string {
+  const out: string[] = [];
+  const m = results.machine;
+  out.push(
+    `Machine: ${m.cpus} x ${m.cpu}, ${m.platform}, Node ${m.node}; load average at start ` +
+      `${m.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')} (${results.mode} run).`,
+    '',
+  );
+  if (results.http) {
+    out.push(
+      '| case | elements | service req/s | echo req/s | service/echo | service MB/s | service p50 / p99 ms | echo p50 / p99 ms | noise (service, echo) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const r of results.http)
+      out.push(
+        `| ${r.case} | ${r.elements} | ${f(r.service.rps)} | ${f(r.echo.rps)} | ${f(r.ratio, 3)} | ${f(r.service.mbps)} | ` +
+          `${f(r.service.p50)} / ${f(r.service.p99)} | ${f(r.echo.p50)} / ${f(r.echo.p99)} | ${pct(r.service.noise)}, ${pct(r.echo.noise)} |`,
+      );
+    out.push('');
+  }
+  if (results.binary) {
+    out.push(
+      '| case | JSON req/s | binary req/s | binary/JSON | end to end JSON ms | end to end binary ms | end-to-end speedup |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const r of results.binary)
+      out.push(
+        `| ${r.case} | ${f(r.json.rps, 2)} | ${f(r.binary.rps, 2)} | ${f(r.binary.rps / r.json.rps)} | ` +
+          `${f(r.endToEndJsonMs)} | ${f(r.endToEndBinaryMs)} | ${f(r.speedup)}x |`,
+      );
+    out.push('');
+  }
+  if (results.offload) {
+    out.push(
+      '| worker pool | large stream | 16-element p50 / p99 ms alone | 16-element p50 / p99 ms under the stream | stream req/s |',
+      '| --- | --- | ---: | ---: | ---: |',
+    );
+    for (const r of results.offload)
+      out.push(
+        `| ${r.pool} | ${r.large} | ${f(r.alone.p50)} / ${f(r.alone.p99)} | ${f(r.underLoad.p50)} / ${f(r.underLoad.p99)} | ${f(r.largeRps, 2)} |`,
+      );
+    out.push('');
+  }
+  if (results.core) {
+    out.push(
+      '| op | elements | ours (float64) | tfjs-backend-cpu | tfjs-backend-wasm | unit | ours/cpu |',
+      '| --- | ---: | ---: | ---: | ---: | --- | ---: |',
+    );
+    for (const r of results.core)
+      out.push(
+        `| ${r.op} | ${r.elements} | ${f(r.ours, 2)} | ${f(r.tfjsCpu, 2)} | ${f(r.tfjsWasm, 2)} | ${r.unit} | ` +
+          `${r.tfjsCpu ? f(r.ours / r.tfjsCpu, 2) : ''} |`,
+      );
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,308 @@
+/**
+ * npm run bench [-- --quick] [-- --http-only | --core-only]   (or BENCH_QUICK=1)
+ *
+ * 1. HTTP: the service and a bare Fastify echo route (bench/servers), each in its own process, driven by
+ *    autocannon alternately (A B A B ...) with the same bodies; medians over rounds of requests/s, MB/s,
+ *    p50/p99, and the ratio service/echo, for forward, derivative, the softmax Jacobian (K = 100) and the
+ *    output layer (256 x 512 x 10).
+ * 2. Binary tensors against JSON at 1e6 elements: server throughput, and end to end with the client's own
+ *    encoding and decoding.
+ * 3. Offloading: a client streams 1e6-element requests while another sends 16-element ones; p50/p99 of the
+ *    small ones with the worker pool on and off.
+ * 4. Core kernels against tfjs-backend-cpu and tfjs-backend-wasm (bench/core.ts).
+ *
+ * Writes bench/results/latest.json (quick runs: bench/results/quick.json) and prints markdown tables.
+ * --quick is a smoke run (small sizes, short rounds) that exercises every path in well under a minute.
+ */
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { decodeReply, encodeRequest, tensorMediaType } from './binary-client.js';
+import {
+  derivativeCase,
+  forwardCase,
+  type HttpCase,
+  jacobianCase,
+  outputLayerCase,
+  uniform,
+} from './bodies.js';
+import { coreBenchmarks } from './core.js';
+import {
+  alternate,
+  cannon,
+  type Load,
+  median,
+  type Server,
+  type Stats,
+  type Summary,
+  startServer,
+} from './http.js';
+import { markdown } from './report.js';
+
+const argv = new Set(process.argv.slice(2));
+const quick = argv.has('--quick') || process.env.BENCH_QUICK === '1';
+const runHttp = !argv.has('--core-only');
+const runCore = !argv.has('--http-only');
+
+const plan = quick
+  ? { rounds: 1, warmup: 0.2, seconds: (_: number) => 0.5, large: 1000, offloadSeconds: 0.5, settle: 300 }
+  : {
+      rounds: 3,
+      warmup: 1,
+      seconds: (elements: number) => (elements <= 1000 ? 3 : elements <= 100_000 ? 4 : 8),
+      large: 1_000_000,
+      offloadSeconds: 6,
+      settle: 1000,
+    };
+
+const connectionsFor = (elements: number) => (elements <= 1000 ? 8 : elements <= 100_000 ? 4 : 2);
+
+const jsonHeaders = { 'content-type': 'application/json' };
+const binaryHeaders = (c: HttpCase) => ({
+  'content-type': tensorMediaType,
+  accept: tensorMediaType,
+  'inference-header-content-length': String(c.binary.headerLength),
+});
+
+function log(line: string) {
+  process.stderr.write(`${line}\n`);
+}
+
+export interface HttpRow {
+  readonly case: string;
+  readonly elements: number;
+  readonly service: Summary;
+  readonly echo: Summary;
+  /** service / echo requests per second. */
+  readonly ratio: number;
+}
+
+async function serviceVsEcho(service: Server, echo: Server): Promise<HttpRow[]> {
+  const cases: HttpCase[] = quick
+    ? [forwardCase(16), forwardCase(1000), derivativeCase(16), jacobianCase(16), outputLayerCase(8, 16, 4)]
+    : [
+        forwardCase(16),
+        forwardCase(100_000),
+        forwardCase(1_000_000),
+        derivativeCase(16),
+        derivativeCase(100_000),
+        derivativeCase(1_000_000),
+        jacobianCase(16),
+        jacobianCase(100_000),
+        jacobianCase(1_000_000),
+        outputLayerCase(256, 512, 10),
+      ];
+  const rows: HttpRow[] = [];
+  for (const c of cases) {
+    const base = { body: c.json, headers: jsonHeaders, connections: connectionsFor(c.elements) };
+    const seconds = plan.seconds(Math.max(c.elements, c.replyElements));
+    const [s, e] = await alternate(
+      [
+        { ...base, url: `${service.url}${c.path}`, seconds },
+        { ...base, url: `${echo.url}/echo`, seconds },
+      ],
+      plan.rounds,
+      plan.warmup,
+    );
+    rows.push({ case: c.id, elements: c.elements, service: s, echo: e, ratio: s.rps / e.rps });
+    log(
+      `  ${c.id}: service ${s.rps.toFixed(1)} req/s, echo ${e.rps.toFixed(1)} req/s, ratio ${(s.rps / e.rps).toFixed(3)}`,
+    );
+  }
+  return rows;
+}
+
+export interface BinaryRow {
+  readonly case: string;
+  readonly elements: number;
+  readonly json: Summary;
+  readonly binary: Summary;
+  /** End to end per request, client encoding and decoding included (ms, median). */
+  readonly endToEndJsonMs: number;
+  readonly endToEndBinaryMs: number;
+  readonly speedup: number;
+}
+
+/** One request as a client does it: encode its Float64Array, send, read, decode to a Float64Array. */
+async function clientRoundTrip(url: string, c: HttpCase, binary: boolean): Promise<number> {
+  const z = uniform(c.elements, c.elements);
+  const start = performance.now();
+  if (binary) {
+    const shape = c.elements > 1000 ? [c.elements / 1000, 1000] : [c.elements];
+    const { body, headerLength } = encodeRequest({}, [{ name: 'z', data: z, shape }]);
+    const res = await request(`${url}${c.path}`, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': tensorMediaType,
+        accept: tensorMediaType,
+        'inference-header-content-length': String(headerLength),
+      },
+    });
+    const bytes = new Uint8Array(await res.body.arrayBuffer());
+    const reply = decodeReply(bytes, Number(res.headers['inference-header-content-length']));
+    if (res.statusCode !== 200 || !reply.tensors.get('a'))
+      throw new Error(`binary round trip: ${res.statusCode}`);
+  } else {
+    const rows: number[][] = [];
+    for (let r = 0; r < c.elements / 1000; r++) rows.push(Array.from(z.subarray(r * 1000, (r + 1) * 1000)));
+    const body = JSON.stringify({ z: c.elements > 1000 ? rows : Array.from(z) });
+    const res = await request(`${url}${c.path}`, { method: 'POST', body, headers: jsonHeaders });
+    const reply = JSON.parse(await res.body.text()) as { a: number[] | number[][] };
+    const a = Float64Array.from((reply.a as number[][]).flat());
+    if (res.statusCode !== 200 || a.length !== c.elements)
+      throw new Error(`JSON round trip: ${res.statusCode}`);
+  }
+  return performance.now() - start;
+}
+
+async function binaryVsJson(service: Server): Promise<BinaryRow[]> {
+  const rows: BinaryRow[] = [];
+  for (const c of [forwardCase(plan.large), derivativeCase(plan.large)]) {
+    const seconds = plan.seconds(c.elements);
+    const url = `${service.url}${c.path}`;
+    const [json, binary] = await alternate(
+      [
+        { url, body: c.json, headers: jsonHeaders, connections: 2, seconds },
+        { url, body: c.binary.body, headers: binaryHeaders(c), connections: 2, seconds },
+      ],
+      plan.rounds,
+      plan.warmup,
+    );
+    const jsonMs: number[] = [];
+    const binaryMs: number[] = [];
+    for (let r = 0; r < (quick ? 2 : 5); r++) {
+      jsonMs.push(await clientRoundTrip(service.url, c, false));
+      binaryMs.push(await clientRoundTrip(service.url, c, true));
+    }
+    const row = {
+      case: c.id,
+      elements: c.elements,
+      json,
+      binary,
+      endToEndJsonMs: median(jsonMs),
+      endToEndBinaryMs: median(binaryMs),
+      speedup: median(jsonMs) / median(binaryMs),
+    };
+    rows.push(row);
+    log(
+      `  ${c.id}: JSON ${json.rps.toFixed(2)} req/s, binary ${binary.rps.toFixed(2)} req/s; end to end ` +
+        `${row.endToEndJsonMs.toFixed(1)} ms vs ${row.endToEndBinaryMs.toFixed(1)} ms (x${row.speedup.toFixed(1)})`,
+    );
+  }
+  return rows;
+}
+
+/** Runs bench/load.ts in a child: a stream of large requests for `seconds`. */
+function heavyStream(url: string, elements: number, seconds: number, binary: boolean): Promise<Stats> {
+  const child = fork(
+    fileURLToPath(new URL('./load.ts', import.meta.url)),
+    [url, String(elements), String(seconds), binary ? '1' : '0'],
+    {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    child.once('message', (stats) => resolve(stats as Stats));
+    child.once('exit', (code) => code !== 0 && reject(new Error(`load generator exited with ${code}`)));
+  });
+}
+
+export interface OffloadRow {
+  readonly pool: 'on' | 'off';
+  readonly large: 'json' | 'binary';
+  /** 16-element requests alone. */
+  readonly alone: Stats;
+  /** 16-element requests while another client streams large ones. */
+  readonly underLoad: Stats;
+  /** The large stream's requests per second meanwhile. */
+  readonly largeRps: number;
+}
+
+async function offload(servers: { on: Server; off: Server }): Promise<OffloadRow[]> {
+  const small = forwardCase(16);
+  const rows: OffloadRow[] = [];
+  const seconds = plan.offloadSeconds;
+  const smallLoad = (url: string): Load => ({
+    url: `${url}${small.path}`,
+    body: small.json,
+    headers: jsonHeaders,
+    connections: 1,
+    seconds,
+  });
+  for (let round = 0; round < (quick ? 1 : 2); round++)
+    for (const large of ['json', 'binary'] as const)
+      for (const pool of ['on', 'off'] as const) {
+        const server = servers[pool];
+        const alone = await cannon(smallLoad(server.url));
+        // The stream starts first and outlasts the measurement, so every small request meets it.
+        const stream = heavyStream(
+          server.url,
+          plan.large,
+          seconds + (2 * plan.settle) / 1000,
+          large === 'binary',
+        );
+        await new Promise((resolve) => setTimeout(resolve, plan.settle));
+        const underLoad = await cannon(smallLoad(server.url));
+        const heavy = await stream;
+        rows.push({ pool, large, alone, underLoad, largeRps: heavy.rps });
+        log(
+          `  pool ${pool}, ${large} stream: 16-element p99 alone ${alone.p99} ms, under the stream ` +
+            `${underLoad.p99} ms (p50 ${underLoad.p50} ms); stream ${heavy.rps.toFixed(2)} req/s`,
+        );
+      }
+  return rows;
+}
+
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  loadAverageAtStart: loadavg(),
+};
+
+const results: Record<string, unknown> = {
+  mode: quick ? 'quick' : 'full',
+  startedAt: new Date().toISOString(),
+  machine,
+};
+
+if (runHttp) {
+  log('HTTP: service vs echo');
+  const service = await startServer('service');
+  const echo = await startServer('echo');
+  try {
+    results.http = await serviceVsEcho(service, echo);
+    log('Binary tensors vs JSON');
+    results.binary = await binaryVsJson(service);
+  } finally {
+    await Promise.all([service.stop(), echo.stop()]);
+  }
+  log('Offloading large requests');
+  const quickThreshold: Record<string, string> = quick ? { OFFLOAD_THRESHOLD: '100' } : {};
+  const on = await startServer('service', quickThreshold);
+  const off = await startServer('service', { OFFLOAD_THRESHOLD: '0' });
+  try {
+    results.offload = await offload({ on, off });
+  } finally {
+    await Promise.all([on.stop(), off.stop()]);
+  }
+}
+if (runCore) {
+  log('Core kernels vs tfjs');
+  results.core = await coreBenchmarks({ quick });
+}
+(results.machine as Record<string, unknown>).loadAverageAtEnd = loadavg();
+results.finishedAt = new Date().toISOString();
+
+const dir = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(dir, { recursive: true });
+const file = `${dir}${quick ? 'quick' : 'latest'}.json`;
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+process.stdout.write(markdown(results as never));
+log(`wrote ${file}`);
