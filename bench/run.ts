@@ -11,7 +11,7 @@
  *    small ones with the worker pool on and off.
  * 4. Core kernels against tfjs-backend-cpu and tfjs-backend-wasm (bench/core.ts).
  *
- * Writes bench/results/latest.json (quick runs: bench/results/quick.json) and prints markdown tables.
+ * Writes bench/results/latest.json (quick runs: bench/results/quick.json.tmp, not tracked) and prints markdown tables.
  * --quick is a smoke run (small sizes, short rounds) that exercises every path in well under a minute.
  */
 import { fork } from 'node:child_process';
@@ -302,7 +302,8 @@ results.finishedAt = new Date().toISOString();
 
 const dir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(dir, { recursive: true });
-const file = `${dir}${quick ? 'quick' : 'latest'}.json`;
+// Smoke runs write beside, ignored by git (bench/results/*.tmp): their figures are not results.
+const file = `${dir}${quick ? 'quick.json.tmp' : 'latest.json'}`;
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 process.stdout.write(markdown(results as never));
 log(`wrote ${file}`);
