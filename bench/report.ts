@@ -24,13 +24,13 @@ export function markdown(results: Results): string {
   );
   if (results.http) {
     out.push(
-      '| case | elements | service req/s | echo req/s | service/echo | service MB/s | service p50 / p99 ms | echo p50 / p99 ms | noise (service, echo) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| case | elements | service req/s | echo req/s | service/echo | service MB/s | service p50 / p99 ms | echo p50 / p99 ms | noise (service, echo) | failed |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const r of results.http)
       out.push(
         `| ${r.case} | ${r.elements} | ${f(r.service.rps)} | ${f(r.echo.rps)} | ${f(r.ratio, 3)} | ${f(r.service.mbps)} | ` +
-          `${f(r.service.p50)} / ${f(r.service.p99)} | ${f(r.echo.p50)} / ${f(r.echo.p99)} | ${pct(r.service.noise)}, ${pct(r.echo.noise)} |`,
+          `${f(r.service.p50)} / ${f(r.service.p99)} | ${f(r.echo.p50)} / ${f(r.echo.p99)} | ${pct(r.service.noise)}, ${pct(r.echo.noise)} | ${r.service.failures + r.echo.failures} |`,
       );
     out.push('');
   }
@@ -48,12 +48,12 @@ export function markdown(results: Results): string {
   }
   if (results.offload) {
     out.push(
-      '| worker pool | large stream | 16-element p50 / p99 ms alone | 16-element p50 / p99 ms under the stream | stream req/s |',
-      '| --- | --- | ---: | ---: | ---: |',
+      '| worker pool | large stream | 16-element p50 / p99 ms alone | 16-element p50 / p99 ms under the stream | stream req/s | failed requests |',
+      '| --- | --- | ---: | ---: | ---: | ---: |',
     );
     for (const r of results.offload)
       out.push(
-        `| ${r.pool} | ${r.large} | ${f(r.alone.p50)} / ${f(r.alone.p99)} | ${f(r.underLoad.p50)} / ${f(r.underLoad.p99)} | ${f(r.largeRps, 2)} |`,
+        `| ${r.pool} | ${r.large} | ${f(r.alone.p50)} / ${f(r.alone.p99)} | ${f(r.underLoad.p50)} / ${f(r.underLoad.p99)} | ${f(r.largeRps, 2)} | ${r.alone.failures + r.underLoad.failures} |`,
       );
     out.push('');
   }
