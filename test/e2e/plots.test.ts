@@ -3,51 +3,18 @@
  * downloaded browser): load plot.svg from a real listening server, screenshot it, and count pixels of the two
  * curve colours, so a plot that parses but draws nothing (or one curve only) fails.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, buildApp } from '../../src/app.js';
-import { defaultConfig } from '../../src/config.js';
 import { plotColors } from '../../src/plots/activation.js';
+import { type BrowserHarness, startBrowserHarness } from '../support/browser.js';
 
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-let app: App;
-let baseUrl: string;
-let browser: BrowserContext;
-let userDataDir: string;
-
+let harness: BrowserHarness;
 beforeAll(async () => {
-  app = await buildApp({ ...defaultConfig, logLevel: 'silent' }, { logger: false });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  baseUrl = `http://127.0.0.1:${address.port}`;
-  userDataDir = mkdtempSync(join(tmpdir(), 'gs-chromium-'));
-  // A persistent context is playwright's way to pass a fresh --user-data-dir.
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  harness = await startBrowserHarness();
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-});
+afterAll(() => harness?.close());
 
 const rgb = (hex: string) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
 
@@ -99,9 +66,9 @@ describe('activation plots in Chromium', () => {
     ['softmax', ''],
   ] as const) {
     it(`renders ${name}${query}: both curves drawn in their colours`, async () => {
-      const page = await browser.newPage();
+      const page = await harness.browser.newPage();
       await page.setViewportSize({ width: 760, height: 480 });
-      const response = await page.goto(`${baseUrl}/v1/activations/${name}/plot.svg${query}`, {
+      const response = await page.goto(`${harness.baseUrl}/v1/activations/${name}/plot.svg${query}`, {
         waitUntil: 'load',
       });
       expect(response?.status()).toBe(200);

@@ -3,57 +3,21 @@
  * browser): open /docs on a real listening server, run "Try it out" on the sigmoid forward operation with its
  * documented example, and read the 200 response Swagger UI shows.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, buildApp } from '../../src/app.js';
-import { defaultConfig } from '../../src/config.js';
+import { type BrowserHarness, startBrowserHarness } from '../support/browser.js';
 
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-let app: App;
-let baseUrl: string;
-let browser: BrowserContext;
-let userDataDir: string;
-
+let harness: BrowserHarness;
 beforeAll(async () => {
-  app = await buildApp({ ...defaultConfig, logLevel: 'silent' }, { logger: false });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  baseUrl = `http://127.0.0.1:${address.port}`;
-  userDataDir = mkdtempSync(join(tmpdir(), 'gs-chromium-'));
-  // A persistent context is playwright's way to pass a fresh --user-data-dir.
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  harness = await startBrowserHarness();
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-});
+afterAll(() => harness?.close());
 
 describe('Swagger UI at /docs', () => {
   it('runs the sigmoid forward example with "Try it out" and shows the 200 response', async () => {
-    const page = await browser.newPage();
+    const page = await harness.browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${baseUrl}/docs`, { waitUntil: 'load' });
+    await page.goto(`${harness.baseUrl}/docs`, { waitUntil: 'load' });
 
     // The forward operation's summary row: POST /v1/activations/{name}/forward.
     const operation = page

@@ -33,16 +33,24 @@ export function fastTwoSum(a: number, b: number): DD {
 // The multiplication overflows for |a| > 2^996 (~6.7e299): callers keep their operands below that.
 const SPLITTER = 134217729;
 
-/** Dekker's product: p + e = a * b exactly (barring underflow of e), p = fl(a * b). |a|, |b| < 2^996. */
-export function twoProd(a: number, b: number): DD {
-  const p = a * b;
+/**
+ * Dekker's product error: a * b = p + productError(a, b, p) exactly when p = fl(a * b) (barring underflow
+ * of the error). |a|, |b| < 2^996.
+ */
+export function productError(a: number, b: number, p: number): number {
   let t = SPLITTER * a;
   const ah = t - (t - a);
   const al = a - ah;
   t = SPLITTER * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  return { hi: p, lo: ah * bh - p + ah * bl + al * bh + al * bl };
+  return ah * bh - p + ah * bl + al * bh + al * bl;
+}
+
+/** Dekker's product: p + e = a * b exactly (barring underflow of e), p = fl(a * b). |a|, |b| < 2^996. */
+export function twoProd(a: number, b: number): DD {
+  const p = a * b;
+  return { hi: p, lo: productError(a, b, p) };
 }
 
 /** A double as a double-double. */

@@ -5,21 +5,10 @@
  * hence the tanh below.
  */
 
-/** Dekker's splitter 2^27 + 1: x * SPLITTER splits x into two 26-bit halves. */
-const SPLITTER = 134217729;
+import { productError } from './double-double.js';
+
 const TWO_POW_520 = 2 ** 520;
 const TWO_POW_600 = 2 ** 600;
-
-/** Dekker's two-product: a * b = p + productTail(a, b, p) exactly, for |a|, |b| <= 2^995 and no underflow. */
-function productTail(a: number, b: number, p: number): number {
-  let t = SPLITTER * a;
-  const aHi = t - (t - a);
-  const aLo = a - aHi;
-  t = SPLITTER * b;
-  const bHi = t - (t - b);
-  const bLo = b - bHi;
-  return aHi * bHi - p + aHi * bLo + aLo * bHi + aLo * bLo;
-}
 
 /**
  * The low part of the product a * b rounded to p: a * b = p + productLow(a, b, p). Only where it
@@ -30,9 +19,9 @@ export function productLow(a: number, b: number, p: number): number {
   if (!(size >= 0.25 && size <= 2 ** 11)) return 0;
   // |a b| <= 2^11, so a factor beyond 2^500 comes with one below 2^-489: rescale both by 2^520, exactly,
   // so that the split cannot overflow.
-  if (Math.abs(a) > 2 ** 500) return productTail(a / TWO_POW_520, b * TWO_POW_520, p);
-  if (Math.abs(b) > 2 ** 500) return productTail(a * TWO_POW_520, b / TWO_POW_520, p);
-  return productTail(a, b, p);
+  if (Math.abs(a) > 2 ** 500) return productError(a / TWO_POW_520, b * TWO_POW_520, p);
+  if (Math.abs(b) > 2 ** 500) return productError(a * TWO_POW_520, b / TWO_POW_520, p);
+  return productError(a, b, p);
 }
 
 /**
@@ -54,7 +43,7 @@ export function quotientLow(n: number, d: number, q: number): number {
   }
   const p = q * d;
   // n - p is exact (p is within a few ulp of n); the remainder n - q d over d is the missing part of q.
-  return (n - p - productTail(q, d, p)) / d;
+  return (n - p - productError(q, d, p)) / d;
 }
 
 /** Exponents inside which Dekker's split cannot overflow nor its partial products underflow. */
@@ -73,14 +62,14 @@ export function divideOnce(hi: number, lo: number, d: number): number {
   if (!(inSplitRange(q) && inSplitRange(d))) return (hi + lo) / d;
   const p = q * d;
   // hi - p is exact: p is within an ulp of hi.
-  return q + (hi - p - productTail(q, d, p) + lo) / d;
+  return q + (hi - p - productError(q, d, p) + lo) / d;
 }
 
 /** c * (hi + lo) rounded once (|lo| at most a few ulp of hi); one plain product at extreme exponents. */
 export function multiplyOnce(c: number, hi: number, lo: number): number {
   const p = c * hi;
   if (!(inSplitRange(c) && inSplitRange(hi))) return c * (hi + lo);
-  return p + (productTail(c, hi, p) + c * lo);
+  return p + (productError(c, hi, p) + c * lo);
 }
 
 /**
@@ -102,7 +91,7 @@ export function scaledExp(c: number, x: number, xLo = 0): number {
 function overSum(n: number, s: number, sLo: number): number {
   const q = n / s;
   const p = q * s;
-  return q + (n - p - productTail(q, s, p) - q * sLo) / s;
+  return q + (n - p - productError(q, s, p) - q * sLo) / s;
 }
 
 /**
@@ -124,10 +113,10 @@ export function logistic(z: number, zLo = 0): number {
  */
 export function overSquare(n: number, s: number, sLo: number): number {
   const square = s * s;
-  const squareLo = productTail(s, s, square) + 2 * s * sLo;
+  const squareLo = productError(s, s, square) + 2 * s * sLo;
   const q = n / square;
   const p = q * square;
-  return q + (n - p - productTail(q, square, p) - q * squareLo) / square;
+  return q + (n - p - productError(q, square, p) - q * squareLo) / square;
 }
 
 /**
@@ -181,16 +170,16 @@ export function tanhDeficit(z: number): number {
   }
   if (size < 1) {
     const w = z * z;
-    const wLo = productTail(z, z, w);
+    const wLo = productError(z, z, w);
     const cube = z * w;
-    const cubeLo = productTail(z, w, cube) + z * wLo;
+    const cubeLo = productError(z, w, cube) + z * wLo;
     const c = R_COEFFICIENTS;
     // R at w + wLo rather than w: R'(w) wLo, with R' to a few bits.
     const tail = tanhDeficitRatioTail(w) + wLo * (c[0] + w * (2 * c[1] + 3 * c[2] * w));
     const r = R0_HI + tail;
     const rLo = tail - (r - R0_HI);
     const p = cube * r;
-    return p + (productTail(cube, r, p) + cubeLo * r + cube * rLo);
+    return p + (productError(cube, r, p) + cubeLo * r + cube * rLo);
   }
   const e = Math.exp(-2 * size);
   const d = size - 1 + (2 * e) / (1 + e);
