@@ -71,7 +71,8 @@ export const ActivationInfo = Type.Object(
     }),
     description: Type.String({ description: 'What the activation is.' }),
     plot: Type.String({
-      description: "Path of an SVG plot of g and g' over [-6, 6] (GET; from, to and params as query parameters).",
+      description:
+        "Path of an SVG plot of g and g' over [-6, 6] (GET; from, to and params as query parameters).",
     }),
   },
   { $id: 'ActivationInfo', description: 'One activation of the catalog.' },
