@@ -75,8 +75,21 @@ export function rethrowValidation(request: FastifyRequest): void {
     throw request.validationError;
 }
 
+const defaultParamsOf = new WeakMap<Activation, Params>();
+
 /** Defaults filled in and every param checked; a 400 pointing into params otherwise. */
 export function paramsFor(entry: Activation, raw: Readonly<Record<string, unknown>> | undefined): Params {
+  // Most requests send no params: their defaults are resolved once per entry, not per request.
+  if (raw === undefined) {
+    let params = defaultParamsOf.get(entry);
+    if (!params) {
+      const result = resolveParams(entry, undefined);
+      if ('errors' in result) throw new Error(`activation table: ${entry.name}'s defaults are invalid`);
+      params = Object.freeze(result.params);
+      defaultParamsOf.set(entry, params);
+    }
+    return params;
+  }
   const result = resolveParams(entry, raw);
   if ('errors' in result)
     throw invalid(result.errors.map((e) => ({ path: `/params${e.path}`, message: e.message })));
