@@ -10,6 +10,7 @@
  * - when a_m >= 1/2, v_i - sum_j a_j v_j is rewritten as (v_i - v_m) + sum_{j != m} a_j (v_m - v_j)
  *   (true because the probabilities sum to 1), so it does not cancel when a_m is close to 1.
  */
+import { CompensatedSum } from './numeric/compensated-sum.js';
 
 /** Throws when data cannot be split into rows of length K (a caller bug: routes check shapes first). */
 function rowCount(length: number, K: number): number {
@@ -69,18 +70,14 @@ export function softmaxRows(
     const base = r * K;
     const m = argmaxRow(z, base, K);
     const zMax = z[base + m];
-    // Neumaier-compensated sum of the non-dominant exponentials (all positive, so this is about K-independence).
-    let sum = 0;
-    let comp = 0;
+    const others = new CompensatedSum();
     for (let j = 0; j < K; j++) {
       if (j === m) continue;
       const e = expShifted(z[base + j], zMax);
       out[base + j] = e;
-      const t = sum + e;
-      comp += sum >= e ? sum - t + e : e - t + sum;
-      sum = t;
+      others.add(e);
     }
-    const total = 1 + (sum + comp);
+    const total = 1 + others.value;
     for (let j = 0; j < K; j++) out[base + j] = j === m ? 1 / total : out[base + j] / total;
   }
   return out;
@@ -102,16 +99,9 @@ export function logSoftmaxRows(
     const base = r * K;
     const m = argmaxRow(z, base, K);
     const zMax = z[base + m];
-    let sum = 0;
-    let comp = 0;
-    for (let j = 0; j < K; j++) {
-      if (j === m) continue;
-      const e = expShifted(z[base + j], zMax);
-      const t = sum + e;
-      comp += sum >= e ? sum - t + e : e - t + sum;
-      sum = t;
-    }
-    const minusLogSum = -Math.log1p(sum + comp);
+    const others = new CompensatedSum();
+    for (let j = 0; j < K; j++) if (j !== m) others.add(expShifted(z[base + j], zMax));
+    const minusLogSum = -Math.log1p(others.value);
     for (let j = 0; j < K; j++) {
       out[base + j] = j === m ? minusLogSum : logShifted(z[base + j], zMax, minusLogSum);
     }
@@ -121,16 +111,9 @@ export function logSoftmaxRows(
 
 /** Sum of a[base + j] over j != m (Neumaier): 1 - a_m without the cancellation when a_m is near 1. */
 function sumOthers(a: Float64Array, base: number, K: number, m: number): number {
-  let sum = 0;
-  let comp = 0;
-  for (let j = 0; j < K; j++) {
-    if (j === m) continue;
-    const x = a[base + j];
-    const t = sum + x;
-    comp += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
-    sum = t;
-  }
-  return sum + comp;
+  const others = new CompensatedSum();
+  for (let j = 0; j < K; j++) if (j !== m) others.add(a[base + j]);
+  return others.value;
 }
 
 /**
@@ -152,29 +135,17 @@ export function softmaxVjpRows(
   for (let r = 0; r < rows; r++) {
     const base = r * K;
     const m = argmaxRow(a, base, K);
-    let sum = 0;
-    let comp = 0;
+    const sum = new CompensatedSum();
     if (a[base + m] >= 0.5) {
       const vm = v[base + m];
-      for (let j = 0; j < K; j++) {
-        if (j === m) continue;
-        const x = a[base + j] * (vm - v[base + j]);
-        const t = sum + x;
-        comp += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
-        sum = t;
-      }
-      const c = sum + comp;
+      for (let j = 0; j < K; j++) if (j !== m) sum.add(a[base + j] * (vm - v[base + j]));
+      const c = sum.value;
       for (let i = 0; i < K; i++) {
         out[base + i] = i === m ? a[base + i] * c : a[base + i] * (v[base + i] - vm + c);
       }
     } else {
-      for (let j = 0; j < K; j++) {
-        const x = a[base + j] * v[base + j];
-        const t = sum + x;
-        comp += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
-        sum = t;
-      }
-      const s = sum + comp;
+      for (let j = 0; j < K; j++) sum.add(a[base + j] * v[base + j]);
+      const s = sum.value;
       for (let i = 0; i < K; i++) out[base + i] = a[base + i] * (v[base + i] - s);
     }
   }
