@@ -8,6 +8,7 @@
 import { forwardTensor } from './activations/index.js';
 import type { Activation, ElementwiseActivation, Params, VectorActivation } from './activations/types.js';
 import { assertFinite, NonFiniteResultError } from './errors.js';
+import { CompensatedSum } from './numeric/compensated-sum.js';
 
 export const losses = ['squared_error', 'cross_entropy', 'binary_cross_entropy'] as const;
 export type Loss = (typeof losses)[number];
@@ -97,20 +98,6 @@ function checkSizes({ x, N, M, weights, K, bias, targets }: OutputLayerInput): v
   if (bias) expect('bias', bias.length, K, 'K');
 }
 
-/** Compensated (Neumaier) running sum, for losses that add many terms of mixed size. */
-class Sum {
-  private sum = 0;
-  private comp = 0;
-  add(x: number): void {
-    const t = this.sum + x;
-    this.comp += Math.abs(this.sum) >= Math.abs(x) ? this.sum - t + x : x - t + this.sum;
-    this.sum = t;
-  }
-  get value(): number {
-    return this.sum + this.comp;
-  }
-}
-
 /** -w log(u) for a target weight w: 0 when w = 0 (0 log 0 = 0); throws where u <= 0 under w != 0. */
 function weightedMinusLog(w: number, u: number, what: string, index: number): number {
   if (w === 0) return 0;
@@ -146,7 +133,7 @@ function elementwiseLossAndDelta(
   loss: Loss,
 ): { loss: number; delta: Float64Array } {
   const delta = new Float64Array(z.length);
-  const total = new Sum();
+  const total = new CompensatedSum();
   const { logForm, logComplementForm } = entry;
 
   if (loss === 'squared_error') {
@@ -214,7 +201,7 @@ function vectorLossAndDelta(
   K: number,
   loss: Loss,
 ): { loss: number; delta: Float64Array } {
-  const total = new Sum();
+  const total = new CompensatedSum();
   const delta = new Float64Array(z.length);
   const dEda = new Float64Array(z.length);
 
