@@ -6,6 +6,7 @@ declare module 'autocannon' {
     total: number;
     p50: number;
     p99: number;
+    max: number;
   }
   interface Options {
     url: string;
@@ -16,6 +17,8 @@ declare module 'autocannon' {
     duration?: number;
     amount?: number;
     pipelining?: number;
+    /** Requests per second over all connections (open-loop pacing). */
+    overallRate?: number;
     timeout?: number;
   }
   interface Result {

@@ -114,7 +114,7 @@ function ops(): TfOp[] {
 
 export async function coreBenchmarks(options: { quick: boolean }): Promise<CoreRow[]> {
   const n = options.quick ? 10_000 : 100_000;
-  const time = options.quick ? 30 : 400;
+  const time = options.quick ? 15 : 400;
   const z = uniform(n, 7);
   const rows: CoreRow[] = [];
   const list = ops();

@@ -40,6 +40,8 @@ export interface Load {
   readonly headers: Record<string, string>;
   readonly connections: number;
   readonly seconds: number;
+  /** Paces the requests at this rate over all connections (default: as fast as replies come). */
+  readonly rate?: number;
 }
 
 export interface Stats {
@@ -49,6 +51,7 @@ export interface Stats {
   readonly mbps: number;
   readonly p50: number;
   readonly p99: number;
+  readonly max: number;
   readonly requests: number;
   /** Non-2xx replies and connection errors. */
   readonly failures: number;
@@ -63,6 +66,7 @@ export async function cannon(load: Load): Promise<Stats> {
     connections: load.connections,
     duration: load.seconds,
     pipelining: 1,
+    ...(load.rate ? { overallRate: load.rate } : {}),
     // A 1e6-element JSON request takes most of a second: do not count it as a timeout.
     timeout: 60,
   });
@@ -73,6 +77,7 @@ export async function cannon(load: Load): Promise<Stats> {
     mbps: result.throughput.total / result.duration / 1e6,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    max: result.latency.max,
     requests,
     failures: result.non2xx + result.errors,
   };
@@ -102,6 +107,7 @@ export function summarize(rounds: readonly Stats[]): Summary {
     mbps: median(rounds.map((r) => r.mbps)),
     p50: median(rounds.map((r) => r.p50)),
     p99: median(rounds.map((r) => r.p99)),
+    max: Math.max(...rounds.map((r) => r.max)),
     requests: rounds.reduce((n, r) => n + r.requests, 0),
     failures: rounds.reduce((n, r) => n + r.failures, 0),
     rounds,
