@@ -116,10 +116,12 @@ export default fp(
       // Each worker has its own in-flight count; the cluster total is their sum.
       aggregator: 'sum',
     });
-    app.addHook('onRequest', async (_request, reply) => {
+    // Callback style, not async: no promise per request.
+    app.addHook('onRequest', (_request, reply, done) => {
       inFlight.inc();
       // The response's 'close' fires once whether it finished or the client went away (onResponse may not).
       reply.raw.once('close', () => inFlight.dec());
+      done();
     });
 
     const elements = new client.Counter({
