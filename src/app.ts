@@ -19,7 +19,7 @@ import plotRoutes from './routes/plot.js';
 import softmaxRoutes from './routes/softmax.js';
 import v2Routes from './routes/v2.js';
 import { sharedSchemas } from './schemas/index.js';
-import { loadOffloadConfig, type OffloadConfig } from './workers/config.js';
+import type { OffloadConfig } from './workers/config.js';
 
 /** Whether the app takes traffic; graceful shutdown or load shedding set ready = false with a reason. */
 export interface Readiness {
@@ -39,7 +39,7 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** Where the logger built from config writes (stdout by default; tests capture it). */
   logStream?: { write(line: string): void };
-  /** Worker pool settings; OFFLOAD_THRESHOLD / OFFLOAD_THREADS from the environment by default. */
+  /** Worker pool settings overriding config.offload (tests set a tiny threshold). */
   offload?: OffloadConfig;
 }
 
@@ -82,7 +82,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   await app.register(rateLimit, { perMinute: config.rateLimit });
   await app.register(elementLimit, { maxElements: config.maxElements });
   await app.register(binaryTensor, {
-    offload: options.offload ?? loadOffloadConfig(),
+    offload: options.offload ?? config.offload,
     maxElements: config.maxElements,
   });
   for (const schema of sharedSchemas) app.addSchema(schema);

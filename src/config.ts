@@ -4,6 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 
+import { defaultOffloadConfig, type OffloadConfig } from './workers/config.js';
+
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
@@ -37,6 +39,8 @@ export interface AppConfig {
   readonly rateLimit: number;
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   readonly workers: number;
+  /** When large requests go to the worker-thread pool (OFFLOAD_THRESHOLD) and its size (OFFLOAD_THREADS). */
+  readonly offload: OffloadConfig;
 }
 
 export const defaultConfig: AppConfig = {
@@ -59,6 +63,7 @@ export const defaultConfig: AppConfig = {
   metricsAuth: false,
   rateLimit: 0,
   workers: 1,
+  offload: defaultOffloadConfig(),
 };
 
 /** Shortest API key accepted: a guessable key is no authentication. */
@@ -121,6 +126,12 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
     if (env.WORKERS.trim().toLowerCase() === 'auto') workers = cpus();
     else workers = integer('WORKERS', defaultConfig.workers, 1, 1024);
   }
+
+  const offloadDefaults = defaultOffloadConfig(cpus());
+  const offload: OffloadConfig = {
+    threshold: integer('OFFLOAD_THRESHOLD', offloadDefaults.threshold, 0, Number.MAX_SAFE_INTEGER),
+    threads: integer('OFFLOAD_THREADS', offloadDefaults.threads, 1, 256),
+  };
 
   let metricsAuth = defaultConfig.metricsAuth;
   if (env.METRICS_AUTH !== undefined) {
@@ -186,5 +197,6 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
     metricsAuth,
     rateLimit,
     workers,
+    offload,
   };
 }

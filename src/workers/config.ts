@@ -1,9 +1,8 @@
 /**
  * OFFLOAD_THRESHOLD and OFFLOAD_THREADS: when a request's work goes to the worker pool, and how many threads
- * the pool has. Checked like the rest of the configuration (a bad value is a ConfigError naming it).
+ * the pool has; read and checked with the rest of the configuration in src/config.ts.
  */
 import { availableParallelism } from 'node:os';
-import { ConfigError } from '../config.js';
 
 export interface OffloadConfig {
   /**
@@ -24,23 +23,3 @@ export const defaultOffloadConfig = (cpus = availableParallelism()): OffloadConf
 
 /** Bytes of a JSON body per element of the threshold: numbers take 2-25 characters; this errs low. */
 export const jsonBytesPerElement = 8;
-
-export function loadOffloadConfig(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-  cpus = availableParallelism(),
-): OffloadConfig {
-  const fallback = defaultOffloadConfig(cpus);
-  const problems: string[] = [];
-  const integer = (name: string, value: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined) return value;
-    const parsed = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
-    if (Number.isSafeInteger(parsed) && parsed >= min && parsed <= max) return parsed;
-    problems.push(`${name}=${JSON.stringify(raw)} is not allowed: expected an integer from ${min} to ${max}`);
-    return value;
-  };
-  const threshold = integer('OFFLOAD_THRESHOLD', fallback.threshold, 0, Number.MAX_SAFE_INTEGER);
-  const threads = integer('OFFLOAD_THREADS', fallback.threads, 1, 256);
-  if (problems.length) throw new ConfigError(problems);
-  return { threshold, threads };
-}

@@ -46,6 +46,14 @@ describe('operational configuration', () => {
     });
   });
 
+  it('reads the worker-pool settings with the rest', () => {
+    expect(loadConfig({ OFFLOAD_THRESHOLD: '0', OFFLOAD_THREADS: '3' }).offload).toEqual({
+      threshold: 0,
+      threads: 3,
+    });
+    expect(loadConfig({}, () => 4).offload.threads).toBe(3);
+  });
+
   it('WORKERS=auto is the available parallelism', () => {
     expect(loadConfig({ WORKERS: 'auto' }, () => 6).workers).toBe(6);
   });
@@ -71,6 +79,8 @@ describe('operational configuration', () => {
     ['WORKERS', '0', /integer from 1 to 1024/],
     ['WORKERS', 'all', /integer from 1 to 1024/],
     ['METRICS_AUTH', 'yes', /true or false/],
+    ['OFFLOAD_THRESHOLD', '1e5', /integer from 0/],
+    ['OFFLOAD_THREADS', '0', /integer from 1 to 256/],
   ];
   for (const [name, value, allowed] of bad) {
     it(`rejects ${name}=${JSON.stringify(value)}, naming the variable, the value and what is allowed`, () => {

@@ -5,7 +5,7 @@ import { ConfigError, defaultConfig, loadConfig } from '../../src/config.js';
 
 describe('configuration from the environment', () => {
   it('defaults when nothing is set', () => {
-    expect(loadConfig({})).toEqual({
+    expect(loadConfig({}, () => 2)).toEqual({
       port: 8080,
       host: '0.0.0.0',
       logLevel: 'info',
@@ -22,6 +22,7 @@ describe('configuration from the environment', () => {
       metricsAuth: false,
       rateLimit: 0,
       workers: 1,
+      offload: { threshold: 100_000, threads: 1 },
     });
     expect(loadConfig({})).toEqual(defaultConfig);
   });
