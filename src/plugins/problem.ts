@@ -8,6 +8,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { NonFiniteResultError } from '../core/errors.js';
 import { ShapeError } from '../core/tensor.js';
+import { tensorMediaType } from '../serialize/reply.js';
 
 /** The `type` of every problem is this prefix plus a slug; the list is documented on the Problem schema. */
 export const problemTypePrefix = 'urn:gradient-service:problem:';
@@ -15,7 +16,7 @@ export const problemTypePrefix = 'urn:gradient-service:problem:';
 export const problemTypes = {
   'invalid-request': 'The body or a parameter does not match the schema (see errors).',
   'malformed-json': 'The body is not valid JSON, or is empty.',
-  'unsupported-media-type': 'The body is not application/json.',
+  'unsupported-media-type': 'The body is neither application/json nor the binary tensor media type.',
   'payload-too-large': 'The body is larger than BODY_LIMIT bytes.',
   'too-many-elements': 'A request or response tensor would hold more than MAX_ELEMENTS numbers.',
   'shape-mismatch': 'Tensors whose sizes must agree do not (the detail names both sizes).',
@@ -213,7 +214,7 @@ function toProblem(error: unknown, request: FastifyRequest): HttpProblem {
       return new HttpProblem(
         415,
         'unsupported-media-type',
-        `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json.`,
+        `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json (or ${tensorMediaType} for binary tensors).`,
       );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new HttpProblem(400, 'malformed-json', 'The body is empty: send a JSON object.');
