@@ -63,18 +63,21 @@ export interface ElementwiseLogForm {
   readonly derivative: (z: number, params: Params) => number;
 }
 
+/** out = v^T J per row of length K, in O(K) per row; `a` is the forward of z, already computed. */
+export type RowsVjp = (
+  z: Float64Array,
+  a: Float64Array,
+  v: Float64Array,
+  K: number,
+  out: Float64Array,
+) => void;
+
 /** log g(z) per row from the logits (e.g. log_softmax for softmax), and its vector-Jacobian product. */
 export interface VectorLogForm {
   /** out = log g(z) per row of length K. */
   readonly forwardRows: (z: Float64Array, K: number, out: Float64Array) => void;
   /** out = v^T d(log g)/dz per row, O(K); `a` is the entry's own forwardRows(z). */
-  readonly backwardRows: (
-    z: Float64Array,
-    a: Float64Array,
-    v: Float64Array,
-    K: number,
-    out: Float64Array,
-  ) => void;
+  readonly backwardRows: RowsVjp;
 }
 
 export interface VectorActivation extends ActivationMetadata {
@@ -85,13 +88,7 @@ export interface VectorActivation extends ActivationMetadata {
    * Vector-Jacobian product per row: out = v^T J(z), in O(K) per row, without building J.
    * `a` is forwardRows(z) (already computed by the caller).
    */
-  readonly backwardRows: (
-    z: Float64Array,
-    a: Float64Array,
-    v: Float64Array,
-    K: number,
-    out: Float64Array,
-  ) => void;
+  readonly backwardRows: RowsVjp;
   /** log g(z) from the logits, where g maps into (0, 1] (cross-entropy from the logits). Optional. */
   readonly logForm?: VectorLogForm;
 }
