@@ -11,7 +11,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { Bench } from 'tinybench';
 import { findActivation, forwardTensor, mapElements } from '../src/core/activations/index.js';
 import type { ElementwiseActivation } from '../src/core/activations/types.js';
-import { outputLayer, transposeTimes } from '../src/core/output-layer.js';
+import { transposeTimes } from '../src/core/numeric/matrix-products.js';
+import { outputLayer } from '../src/core/output-layer.js';
 import { tensorJson } from '../src/serialize/json-writer.js';
 import { uniform } from './bodies.js';
 

@@ -15,7 +15,8 @@ import {
   mapElements,
   resolveParams,
 } from '../core/activations/index.js';
-import { type Loss, losses, outputLayer, type Reduction, reductions } from '../core/output-layer.js';
+import { type Loss, losses, type Reduction, reductions } from '../core/losses.js';
+import { outputLayer } from '../core/output-layer.js';
 import { checkProbabilities, softmaxJacobian, softmaxVjp } from '../core/softmax.js';
 
 export class InferenceError extends Error {

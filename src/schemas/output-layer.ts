@@ -1,6 +1,6 @@
 /** Schema of POST /v1/gradients/output-layer. */
 import { Type } from 'typebox';
-import { type Loss, losses, type Reduction, reductions } from '../core/output-layer.js';
+import { type Loss, losses, type Reduction, reductions } from '../core/losses.js';
 import { ParamsField } from './activations.js';
 import { activationNameRef, matrixRef, problemResponses, tensorRef } from './common.js';
 

@@ -7,7 +7,8 @@
  */
 import { findActivation, forwardTensor, mapElements, type Params } from '../core/activations/index.js';
 import { assertFinite } from '../core/errors.js';
-import { type Loss, outputLayer, type Reduction } from '../core/output-layer.js';
+import type { Loss, Reduction } from '../core/losses.js';
+import { outputLayer } from '../core/output-layer.js';
 import { softmaxJacobian, softmaxVjp } from '../core/softmax.js';
 import { dimsOf, type Tensor } from '../core/tensor.js';
 import type { ReplyField } from '../serialize/reply.js';

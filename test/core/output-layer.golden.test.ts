@@ -7,14 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { findActivation, resolveParams } from '../../src/core/activations/index.js';
 import { NonFiniteResultError } from '../../src/core/errors.js';
-import {
-  type Loss,
-  losses,
-  type OutputLayerResult,
-  outputLayer,
-  type Reduction,
-  reductions,
-} from '../../src/core/output-layer.js';
+import { type Loss, losses, type Reduction, reductions } from '../../src/core/losses.js';
+import { type OutputLayerResult, outputLayer } from '../../src/core/output-layer.js';
 import { softmaxJacobian } from '../../src/core/softmax.js';
 import { fromJson, type JsonTensor } from '../../src/core/tensor.js';
 import { flat, normwiseDeviation } from '../support/compare.js';

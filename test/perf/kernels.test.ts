@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { affine, timesTranspose, transposeTimes } from '../../src/core/output-layer.js';
+import { affine, timesTranspose, transposeTimes } from '../../src/core/numeric/matrix-products.js';
 
 const data = (n: number, seed: number) =>
   Float64Array.from({ length: n }, (_, i) => Math.sin(seed + i * 1.618) * 3);

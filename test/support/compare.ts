@@ -71,3 +71,20 @@ export function flat(x: number | readonly unknown[]): Float64Array {
   walk(x);
   return Float64Array.from(out);
 }
+
+/**
+ * Normwise relative deviation in the max norm, max |got - want| / max |want| (the golden generators' measure);
+ * where the reference is all zeros (or its largest entry subnormal) the DBL_MIN floor makes it absolute.
+ */
+export function maxNormDeviation(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`length ${got.length}, expected ${want.length}`);
+  let error = 0;
+  let scale = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = got[i] === want[i] ? 0 : Math.abs(got[i] - want[i]);
+    if (Number.isNaN(d)) return Number.POSITIVE_INFINITY;
+    error = Math.max(error, d);
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return error / Math.max(scale, DBL_MIN);
+}
