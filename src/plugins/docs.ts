@@ -7,7 +7,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { documentBearerAuth } from './auth.js';
+import { replyExamples } from '../schemas/examples.js';
+import { tensorMediaType } from '../serialize/reply.js';
+import { isComputeRoute } from './auth.js';
 
 const description = `Activation functions, their derivatives, softmax Jacobians and vector-Jacobian products, and
 the gradients of a dense output layer, all in float64.
@@ -29,7 +31,109 @@ export const openapiInfo = {
   title: 'gradient-service',
   version: '1.0.0',
   description,
+  license: { name: 'MIT', identifier: 'MIT' },
 };
+
+/**
+ * Where the service is: relative to the document when it is served (Swagger UI calls the instance it came
+ * from), or the in-cluster Service of deploy/k8s (port 80); host and port are variables for any other place.
+ */
+const servers = [
+  { url: '/', description: 'The instance serving this document (GET /openapi.json, Swagger UI at /docs).' },
+  {
+    url: 'http://{host}:{port}',
+    description:
+      'Another instance: the Kubernetes Service of deploy/k8s by default; npm run dev and the container ' +
+      'image listen on 8080 (PORT).',
+    variables: {
+      host: { default: 'gradient-service', description: 'Host name or address.' },
+      port: { default: '80', description: 'Port: 80 on the Service, PORT (default 8080) on an instance.' },
+    },
+  },
+];
+
+const bearerScheme = {
+  type: 'http',
+  scheme: 'bearer',
+  description:
+    'One of the API_KEYS configured on the server, as `Authorization: Bearer <key>`. Required on every /v1 and ' +
+    '/v2 route (except the /v2/health probes) when the server runs with API_KEYS set; without API_KEYS the ' +
+    'service is open and the header is ignored. Probes, /metrics (unless METRICS_AUTH=true) and the docs never ' +
+    'need it.',
+};
+
+interface MediaType {
+  schema?: { description?: string; [key: string]: unknown };
+  example?: unknown;
+  [key: string]: unknown;
+}
+interface Operation {
+  operationId?: string;
+  security?: Record<string, string[]>[];
+  requestBody?: { content?: Record<string, MediaType> };
+  responses?: Record<string, { content?: Record<string, MediaType> }>;
+}
+interface Document {
+  components?: { securitySchemes?: Record<string, unknown> } & Record<string, unknown>;
+  paths?: Record<string, Record<string, Operation>>;
+}
+
+/** Media types whose bodies are bytes: a JSON header, then raw tensor data. */
+const binaryMediaTypes = new Set([tensorMediaType, 'application/octet-stream']);
+
+/**
+ * A binary body as bytes: Fastify validates the JSON header of a binary request against the route's schema
+ * for its media type, so the route keeps the header schema there; the document shows the body as a string
+ * of bytes (what generators must send) with the layout in its description, and the header's schema under
+ * x-json-header.
+ */
+function asBytes(media: MediaType): MediaType {
+  // An example of the header alone would not be a valid body of bytes.
+  const { schema, example: _headerExample, ...rest } = media;
+  if (schema?.type === 'string') return media;
+  return {
+    ...rest,
+    schema: {
+      type: 'string',
+      format: 'binary',
+      description:
+        `Bytes. ${schema?.description ?? ''} The JSON header's fields are in x-json-header.`.trim(),
+    },
+    'x-json-header': schema,
+  };
+}
+
+/**
+ * What the generated document needs beyond the route schemas: the bearer scheme (always; required when
+ * API_KEYS is set, optional otherwise, never on open routes), binary bodies as bytes, and the 200 examples.
+ */
+export function finishDocument<T extends object>(document: T, options: { apiKeysRequired: boolean }): T {
+  const doc = document as Document;
+  doc.components = {
+    ...doc.components,
+    securitySchemes: { ...doc.components?.securitySchemes, bearerAuth: bearerScheme },
+  };
+  // `{}` in a security list means "no credentials": the key is optional while the server has no API_KEYS.
+  const computeSecurity: Record<string, string[]>[] = options.apiKeysRequired
+    ? [{ bearerAuth: [] }]
+    : [{ bearerAuth: [] }, {}];
+  for (const [path, operations] of Object.entries(doc.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      operation.security = isComputeRoute(path) ? computeSecurity : [];
+      const bodies = [
+        operation.requestBody?.content,
+        ...Object.values(operation.responses ?? {}).map((r) => r.content),
+      ];
+      for (const content of bodies)
+        for (const type of Object.keys(content ?? {}))
+          if (content && binaryMediaTypes.has(type)) content[type] = asBytes(content[type]);
+      const example = operation.operationId ? replyExamples[operation.operationId] : undefined;
+      const ok = operation.responses?.['200']?.content?.['application/json'];
+      if (example !== undefined && ok) ok.example = structuredClone(example);
+    }
+  }
+  return document;
+}
 
 export default fp(
   async (app: FastifyInstance) => {
@@ -37,6 +141,7 @@ export default fp(
       openapi: {
         openapi: '3.1.0',
         info: openapiInfo,
+        servers,
         tags: [
           { name: 'activations', description: 'The activation catalog, forward pass and derivatives.' },
           { name: 'softmax', description: 'Softmax Jacobian and vector-Jacobian product.' },
@@ -44,15 +149,10 @@ export default fp(
           { name: 'operations', description: 'Liveness and readiness probes.' },
         ],
       },
-      // With API_KEYS set, the document shows the bearer scheme on the routes that need it.
-      ...(app.config.apiKeys.length
-        ? {
-            transformObject: (document) =>
-              documentBearerAuth(
-                'openapiObject' in document ? document.openapiObject : document.swaggerObject,
-              ),
-          }
-        : {}),
+      transformObject: (document) =>
+        finishDocument('openapiObject' in document ? document.openapiObject : document.swaggerObject, {
+          apiKeysRequired: app.config.apiKeys.length > 0,
+        }),
       // Shared schemas appear under their $id (Tensor, Problem, ...) instead of def-0, def-1, ...
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) =>

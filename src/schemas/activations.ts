@@ -2,7 +2,11 @@
 import { Type } from 'typebox';
 import { activations, activationsWithDerivativeFromOutput } from '../core/activations/index.js';
 import type { ParamSpec } from '../core/activations/types.js';
-import { activationNameParam, problemResponses, tensorRef } from './common.js';
+import { activationNameParam, tensorRef } from './common.js';
+import { computeErrorResponses, readErrorResponses } from './responses.js';
+
+const unknownActivation =
+  'Unknown activation name or alias (type unknown-activation; the detail lists the known names and aliases).';
 
 const bound = (p: ParamSpec) =>
   [
@@ -92,6 +96,7 @@ export const catalogSchema = {
       },
       { description: 'The catalog.' },
     ),
+    ...readErrorResponses('v1'),
   },
 };
 
@@ -103,7 +108,7 @@ export const activationSchema = {
   params: ActivationNameParams('sigmoid'),
   response: {
     200: activationInfoRef('The activation.'),
-    ...problemResponses(404),
+    ...readErrorResponses('v1', { notFound: unknownActivation }),
   },
 };
 
@@ -133,7 +138,7 @@ export const forwardSchema = {
     'The reply mirrors the shape of z.',
   params: ActivationNameParams('sigmoid'),
   body: ForwardBody,
-  response: { 200: ForwardReply, ...problemResponses(400, 404, 413, 415, 422) },
+  response: { 200: ForwardReply, ...computeErrorResponses('v1', { notFound: unknownActivation }) },
 };
 
 const fromOutputNames = activationsWithDerivativeFromOutput()
@@ -176,5 +181,5 @@ export const derivativeSchema = {
     'log_softmax are not elementwise: use POST /v1/softmax/jacobian or /v1/softmax/vjp (400 here).',
   params: ActivationNameParams('tanh'),
   body: DerivativeBody,
-  response: { 200: DerivativeReply, ...problemResponses(400, 404, 413, 415, 422) },
+  response: { 200: DerivativeReply, ...computeErrorResponses('v1', { notFound: unknownActivation }) },
 };

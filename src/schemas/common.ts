@@ -121,25 +121,3 @@ export const activationNameRef = (description: string, example: string) =>
 /** The name enum inline (not a $ref), so that Swagger UI offers a drop-down for the path parameter. */
 export const activationNameParam = (description: string, example: string) =>
   Type.Unsafe<string>({ type: 'string', enum: [...activationNames], description, examples: [example] });
-
-const statusText: Record<number, string> = {
-  400: 'Invalid request: malformed JSON, empty body, wrong types, ragged or empty or too deeply nested tensors, unknown fields or params, out-of-range params, shape mismatches. `errors` points into the body.',
-  404: 'Unknown activation name (the detail lists the known names and aliases).',
-  413: 'Body larger than BODY_LIMIT bytes, or a request or response tensor with more than MAX_ELEMENTS numbers.',
-  415: 'Content-Type is not application/json.',
-  422: 'The result is not finite in float64; the detail names the quantity.',
-};
-
-/** A problem response (application/problem+json, the shared Problem schema) for the document. */
-export const problemResponse = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
-});
-
-/** The problem responses of a route, by status. */
-export function problemResponses<S extends number>(...statuses: S[]) {
-  return Object.fromEntries(statuses.map((s) => [s, problemResponse(statusText[s] ?? 'Problem.')])) as Record<
-    S,
-    ReturnType<typeof problemResponse>
-  >;
-}

@@ -1,6 +1,6 @@
 /** Schemas of the liveness and readiness probes. */
 import { Type } from 'typebox';
-import { problemResponse } from './common.js';
+import { openErrorResponses } from './responses.js';
 
 export const healthSchema = {
   operationId: 'healthz',
@@ -12,6 +12,7 @@ export const healthSchema = {
       { status: Type.Literal('ok', { description: 'Always "ok".' }) },
       { description: 'The process is alive.' },
     ),
+    ...openErrorResponses('v1'),
   },
 };
 
@@ -25,6 +26,8 @@ export const readySchema = {
       { status: Type.Literal('ready', { description: 'Always "ready".' }) },
       { description: 'The service takes requests.' },
     ),
-    503: problemResponse('Not ready (shutting down or overloaded): the detail says why.'),
+    ...openErrorResponses('v1', {
+      add: { 503: 'Not ready (shutting down or overloaded): the detail says why.' },
+    }),
   },
 };

@@ -2,7 +2,8 @@
 import { Type } from 'typebox';
 import { type Loss, losses, type Reduction, reductions } from '../core/losses.js';
 import { ParamsField } from './activations.js';
-import { activationNameRef, matrixRef, problemResponses, tensorRef } from './common.js';
+import { activationNameRef, matrixRef, tensorRef } from './common.js';
+import { computeErrorResponses } from './responses.js';
 
 export const OutputLayerBody = Type.Object(
   {
@@ -83,5 +84,5 @@ export const outputLayerSchema = {
     'dE/dx = delta W^T. Shape mismatches (x columns vs weights rows, bias or targets vs K, N of x vs N of ' +
     'targets, ragged weights) are a 400 naming both sizes.',
   body: OutputLayerBody,
-  response: { 200: OutputLayerReply, ...problemResponses(400, 413, 415, 422) },
+  response: { 200: OutputLayerReply, ...computeErrorResponses('v1') },
 };

@@ -1,7 +1,7 @@
 /** Schema of GET /v1/activations/{name}/plot.svg. */
 import { Type } from 'typebox';
 import { ActivationNameParams } from './activations.js';
-import { problemResponse, problemResponses } from './common.js';
+import { readErrorResponses } from './responses.js';
 
 export const plotLimits = { maxAbs: 1e6, minSpan: 1e-6 } as const;
 
@@ -31,9 +31,11 @@ export const plotSchema = {
       description: 'The plot: image/svg+xml.',
       content: { 'image/svg+xml': { schema: { type: 'string', description: 'An SVG document.' } } },
     },
-    400: problemResponse(
-      'from/to not finite numbers, from >= to, span out of range, or unknown or out-of-range params.',
-    ),
-    ...problemResponses(404),
+    ...readErrorResponses('v1', {
+      notFound: 'Unknown activation name or alias (the detail lists the known names and aliases).',
+      add: {
+        400: 'from/to not finite numbers, from >= to, span out of range, or unknown or out-of-range params.',
+      },
+    }),
   },
 };

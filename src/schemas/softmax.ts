@@ -1,7 +1,8 @@
 /** Schemas of the softmax routes: the Jacobian and the vector-Jacobian product. */
 import { Type } from 'typebox';
 import type { JsonTensor } from '../core/tensor.js';
-import { problemResponses, tensorRef } from './common.js';
+import { tensorRef } from './common.js';
+import { computeErrorResponses } from './responses.js';
 
 const inputText =
   'Give exactly one of z (logits) and a (probabilities: each in [0, 1], each row summing to 1 within max(1e-6, K * 2^-24)).';
@@ -37,7 +38,7 @@ export const jacobianSchema = {
   summary: 'Softmax Jacobian',
   description: 'The full Jacobian of softmax over the last axis, from logits or from probabilities.',
   body: JacobianBody,
-  response: { 200: JacobianReply, ...problemResponses(400, 413, 415, 422) },
+  response: { 200: JacobianReply, ...computeErrorResponses('v1') },
 };
 
 export const VjpBody = Type.Object(
@@ -70,5 +71,5 @@ export const vjpSchema = {
   description:
     'gradient = v^T J with J the softmax Jacobian, without building J: a * (v - sum(v * a)) per row.',
   body: VjpBody,
-  response: { 200: VjpReply, ...problemResponses(400, 413, 415, 422) },
+  response: { 200: VjpReply, ...computeErrorResponses('v1') },
 };

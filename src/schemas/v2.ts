@@ -4,6 +4,7 @@
  * /v2 are the protocol's `{ "error": "..." }` (application/json), not problem+json.
  */
 import { Type } from 'typebox';
+import { computeErrorResponses, openErrorResponses, readErrorResponses } from './responses.js';
 
 const v2Tags = ['inference (v2)'];
 
@@ -23,30 +24,6 @@ const binaryText =
   '`parameters: { binary_data_output: true }` on the request: the reply is then application/octet-stream with ' +
   'the same header. Tip: pad the JSON header with spaces to a multiple of 8 bytes and FP64 inputs are read in ' +
   'place, without a copy.';
-
-export const ErrorBody = Type.Object(
-  { error: Type.String({ description: 'What went wrong, naming the field, tensor or size.' }) },
-  { description: "The protocol's error object." },
-);
-
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: ErrorBody } },
-});
-
-const errorText: Record<number, string> = {
-  400: 'Bad request: malformed JSON or header, unknown datatype, shape vs data or binary size mismatch, unknown or missing input, unknown parameter.',
-  404: 'Unknown model (or version).',
-  413: 'Body larger than BODY_LIMIT bytes, or a tensor with more than MAX_ELEMENTS elements.',
-  415: 'Content-Type is neither application/json nor application/octet-stream.',
-  422: 'A result is not finite (in float64, or in FP32 when FP32 was requested).',
-};
-
-export const errorResponses = <S extends number>(...statuses: S[]) =>
-  Object.fromEntries(statuses.map((s) => [s, errorResponse(errorText[s] ?? 'Error.')])) as Record<
-    S,
-    ReturnType<typeof errorResponse>
-  >;
 
 const Parameters = (description: string) =>
   Type.Record(Type.String(), Type.Unknown({ description: 'A parameter value.' }), { description });
@@ -193,6 +170,8 @@ export const modelParams = (names: readonly string[], versioned: boolean) =>
     ? Type.Object({ name: modelParam(names), version: versionParam }, { additionalProperties: false })
     : Type.Object({ name: modelParam(names) }, { additionalProperties: false });
 
+const unknownModel = 'Unknown model (or version); the error lists the models.';
+
 const empty = (description: string) => ({ description, type: 'null' });
 
 export const serverMetadataSchema = {
@@ -200,7 +179,7 @@ export const serverMetadataSchema = {
   tags: v2Tags,
   summary: 'Server metadata (Open Inference Protocol)',
   description: `Name, version and extensions of the server. ${naming}`,
-  response: { 200: ServerMetadata },
+  response: { 200: ServerMetadata, ...readErrorResponses('v2') },
 };
 
 export const liveSchema = {
@@ -208,7 +187,7 @@ export const liveSchema = {
   tags: v2Tags,
   summary: 'Server live (Open Inference Protocol)',
   description: '200 with an empty body while the process runs.',
-  response: { 200: empty('Live.') },
+  response: { 200: empty('Live.'), ...openErrorResponses('v2') },
 };
 
 export const readySchema = {
@@ -218,7 +197,12 @@ export const readySchema = {
   description:
     '200 with an empty body when serving; while shutting down or overloaded 400 with { error } (the protocol ' +
     'says a 4xx means false, and Triton answers 400).',
-  response: { 200: empty('Ready.'), ...errorResponses(400) },
+  response: {
+    200: empty('Ready.'),
+    ...openErrorResponses('v2', {
+      add: { 400: 'Not ready: shutting down or overloaded (the error says why).' },
+    }),
+  },
 };
 
 export const modelMetadataSchema = (names: readonly string[], versioned: boolean) => ({
@@ -227,7 +211,7 @@ export const modelMetadataSchema = (names: readonly string[], versioned: boolean
   summary: 'Model metadata (Open Inference Protocol)',
   description: `Inputs and outputs of a model, with -1 for dimensions of any size. ${naming}`,
   params: modelParams(names, versioned),
-  response: { 200: ModelMetadata, ...errorResponses(404) },
+  response: { 200: ModelMetadata, ...readErrorResponses('v2', { notFound: unknownModel }) },
 });
 
 export const modelReadySchema = (names: readonly string[], versioned: boolean) => ({
@@ -236,7 +220,13 @@ export const modelReadySchema = (names: readonly string[], versioned: boolean) =
   summary: 'Model ready (Open Inference Protocol)',
   description: '200 with an empty body when the server is ready (every model is); 404 for an unknown model.',
   params: modelParams(names, versioned),
-  response: { 200: empty('Ready.'), ...errorResponses(400, 404) },
+  response: {
+    200: empty('Ready.'),
+    ...readErrorResponses('v2', {
+      notFound: unknownModel,
+      add: { 400: 'Not ready: shutting down or overloaded (the error says why).' },
+    }),
+  },
 });
 
 export const inferSchema = (names: readonly string[], versioned: boolean) => ({
@@ -270,6 +260,6 @@ export const inferSchema = (names: readonly string[], versioned: boolean) => ({
         },
       },
     },
-    ...errorResponses(400, 404, 413, 415, 422),
+    ...computeErrorResponses('v2', { notFound: unknownModel }),
   },
 });

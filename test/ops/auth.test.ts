@@ -84,7 +84,7 @@ describe('bearer authentication with API_KEYS', () => {
       expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
   });
 
-  it('documents the bearer scheme on /v1 operations and not on the probes', async () => {
+  it('documents the bearer scheme as required on /v1 operations and not on the probes', async () => {
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
       components: { securitySchemes: Record<string, { type: string; scheme: string }> };
       paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>;
@@ -93,7 +93,7 @@ describe('bearer authentication with API_KEYS', () => {
     const forward = doc.paths['/v1/activations/{name}/forward'].post;
     expect(forward.security).toEqual([{ bearerAuth: [] }]);
     expect(forward.responses['401']).toBeDefined();
-    expect(doc.paths['/healthz'].get.security).toBeUndefined();
+    expect(doc.paths['/healthz'].get.security).toEqual([]);
   });
 });
 
@@ -113,15 +113,21 @@ describe('METRICS_AUTH=true', () => {
 });
 
 describe('without API_KEYS', () => {
-  it('everything is open and the document has no security scheme', async () => {
+  it('everything is open and the document shows the bearer scheme as optional', async () => {
     const app = await buildTestApp({ metricsAuth: true });
     try {
       expect((await post(app, '/v1/activations/relu/forward', { z: [1] })).statusCode).toBe(200);
       expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
       const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
-        components: { securitySchemes?: unknown };
+        components: { securitySchemes: Record<string, { description: string }> };
+        paths: Record<string, Record<string, { security?: unknown }>>;
       };
-      expect(doc.components.securitySchemes).toBeUndefined();
+      expect(doc.components.securitySchemes.bearerAuth.description).toMatch(
+        /when the server runs with API_KEYS/,
+      );
+      // `{}` is the "no credentials" alternative: a client may send a key, and need not.
+      expect(doc.paths['/v1/activations/{name}/forward'].post.security).toEqual([{ bearerAuth: [] }, {}]);
+      expect(doc.paths['/healthz'].get.security).toEqual([]);
     } finally {
       await app.close();
     }

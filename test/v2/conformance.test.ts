@@ -648,8 +648,11 @@ describe('the OpenAPI document', () => {
       'application/json',
       'application/octet-stream',
     ]);
+    expect(doc.components.schemas.InferenceErrorBody.required).toEqual(['error']);
     for (const status of ['400', '404', '413', '415', '422'])
-      expect(op.responses[status].content['application/json'].schema.required).toEqual(['error']);
+      expect(op.responses[status].content['application/json'].schema).toEqual({
+        $ref: '#/components/schemas/InferenceErrorBody',
+      });
     expect(op.description).toMatch(/\.derivative/);
     expect(op.description).toMatch(/output_layer/);
   });

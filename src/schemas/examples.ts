@@ -1,0 +1,50 @@
+/**
+ * Response examples for the OpenAPI document, by operationId: the exact 200 reply to the operation's request
+ * example (the `examples` of its body schema, with its path parameters' examples). docs.ts puts each on the
+ * operation's application/json 200 response. test/routes/openapi-lint.test.ts sends every request example
+ * and compares the reply with the example here, so an example can only be a real output; a POST without an
+ * entry fails that test too.
+ */
+const sigmoidForward = [0.11920292202211756, 0.5, 0.8807970779778824];
+const softmax123 = [0.09003057317038046, 0.24472847105479764, 0.6652409557748218];
+const softmaxJacobianRow0 = [0.08192506906499324, -0.022033044520174298, -0.05989202454481893];
+const v2SigmoidInfer = {
+  model_name: 'sigmoid',
+  model_version: '1',
+  id: '42',
+  outputs: [{ name: 'a', shape: [1, 3], datatype: 'FP64', data: sigmoidForward }],
+};
+
+export const replyExamples: Readonly<Record<string, unknown>> = {
+  healthz: { status: 'ok' },
+  readyz: { status: 'ready' },
+  activationForward: { a: sigmoidForward },
+  activationDerivative: {
+    derivative: [0.4199743416140261, 1, 0.4199743416140261],
+    a: [-0.7615941559557649, 0, 0.7615941559557649],
+  },
+  softmaxJacobian: {
+    a: softmax123,
+    jacobian: [
+      softmaxJacobianRow0,
+      [-0.022033044520174298, 0.1848364465099787, -0.1628034019898044],
+      [-0.05989202454481893, -0.1628034019898044, 0.22269542653462332],
+    ],
+  },
+  softmaxVjp: { a: softmax123, gradient: softmaxJacobianRow0 },
+  outputLayerGradients: {
+    loss: 0.23854700614710933,
+    z: [-0.25, -0.4],
+    a: [0.4378234991142019, 0.401312339887548],
+    delta: [-0.13837079738215857, 0.0964196020566603],
+    weightGradient: [
+      [-0.06918539869107929, 0.04820980102833015],
+      [0.13837079738215857, -0.0964196020566603],
+    ],
+    biasGradient: [-0.13837079738215857, 0.0964196020566603],
+    inputGradient: [-0.03312100014954792, -0.0029433983919834456],
+  },
+  v2ServerMetadata: { name: 'gradient-service', version: '1.0.0', extensions: ['binary_tensor_data'] },
+  v2ModelInfer: v2SigmoidInfer,
+  v2ModelVersionInfer: v2SigmoidInfer,
+};
