@@ -17,6 +17,7 @@
  * Every failure is a BinaryTensorError with a message for the caller and the HTTP status it deserves.
  */
 import { endianness } from 'node:os';
+import { JsonParseError, jsonLimitNames, jsonLimits, parseJson } from './bounded-json.js';
 
 /** The datatypes the service reads and writes: all its math is float64, FP32 is converted at the edge. */
 export const floatDatatypes = ['FP64', 'FP32'] as const;
@@ -30,6 +31,8 @@ export class BinaryTensorError extends Error {
     message: string,
     /** 400 for a malformed body, 413 for a size beyond a limit. */
     readonly status: 400 | 413 = 400,
+    /** What kind of refusal: the JSON header is not JSON, a parsing limit (jsonLimits) is crossed, or other. */
+    readonly reason: 'invalid' | 'not-json' | 'limit' = 'invalid',
   ) {
     super(message);
     this.name = 'BinaryTensorError';
@@ -103,18 +106,20 @@ export function splitBody(
   }
   if (length === 0)
     throw new BinaryTensorError('the JSON header is empty: the body must start with a JSON object');
-  const text = body.toString('utf8', 0, length);
   let header: unknown;
   try {
-    header = JSON.parse(text);
+    // Bounded: depth, keys and string lengths are checked before anything is built (src/codec/bounded-json.ts),
+    // and __proto__ or constructor keys are refused.
+    header = parseJson(body, 0, length);
   } catch (error) {
-    throw new BinaryTensorError(
-      `${headerLength === undefined ? 'the body' : `the JSON header (the first ${length} bytes)`} is not valid JSON: ${(error as Error).message}`,
-    );
+    if (!(error instanceof JsonParseError)) throw error;
+    const what = headerLength === undefined ? 'the body' : `the JSON header (the first ${length} bytes)`;
+    if (error.kind === 'syntax')
+      throw new BinaryTensorError(`${what} is not valid JSON: ${error.message}`, 400, 'not-json');
+    if (error.kind === 'limit')
+      throw new BinaryTensorError(`${what} is beyond a parsing limit: ${error.message}`, 400, 'limit');
+    throw new BinaryTensorError(`${what} is refused: ${error.message}`);
   }
-  // A key that later code could mistake for the prototype (what secure-json-parse refuses too).
-  if (/"(?:__proto__|constructor)"\s*:/.test(text))
-    throw new BinaryTensorError('the JSON header must not contain "__proto__" or "constructor" keys');
   if (header === null || typeof header !== 'object' || Array.isArray(header))
     throw new BinaryTensorError('the JSON header must be a JSON object');
   return { header, binary: body.subarray(length) };
@@ -176,9 +181,18 @@ export function parseBinaryBody(
       );
     return { header: header as Record<string, unknown>, chunks: new Map() };
   }
-  for (const [i, input] of inputs.entries())
+  for (const [i, input] of inputs.entries()) {
     if (input === null || typeof input !== 'object' || Array.isArray(input))
       throw new BinaryTensorError(`inputs[${i}] must be an object`);
+    const { shape } = input as TensorDescriptor;
+    // Before anything reads the shape (sizes, messages that quote it): a shape is a few numbers, not thousands.
+    if (Array.isArray(shape) && shape.length > jsonLimits.maxRank)
+      throw new BinaryTensorError(
+        `inputs[${i}]: shape has ${shape.length} dimensions; at most ${jsonLimits.maxRank} are allowed (the limit of ${jsonLimitNames.maxRank})`,
+        400,
+        'limit',
+      );
+  }
   return {
     header: header as Record<string, unknown>,
     chunks: sliceBinary(binary, inputs as TensorDescriptor[]),

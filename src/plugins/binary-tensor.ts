@@ -23,6 +23,7 @@ import {
   headerLengthHeader,
   parseBinaryBody,
 } from '../codec/binary-tensor.js';
+import { parseJson } from '../codec/bounded-json.js';
 import { PackedTensor } from '../core/tensor.js';
 import { type ReplyFormat, tensorMediaType } from '../serialize/reply.js';
 import { jsonBytesPerElement, type OffloadConfig } from '../workers/config.js';
@@ -44,10 +45,13 @@ type Body = Record<string, unknown>;
 /** Bodies whose tensors arrived packed, until the handler gets them: body -> (field -> tensor). */
 const packedBodies = new WeakMap<object, { kind: 'json' | 'binary'; tensors: Map<string, PackedTensor> }>();
 
-const problemOf = (error: BinaryTensorError) =>
-  error.status === 413
-    ? new HttpProblem(413, 'payload-too-large', error.message)
-    : invalid([{ path: '', message: error.message }], error.message);
+function problemOf(error: BinaryTensorError): HttpProblem {
+  if (error.status === 413) return new HttpProblem(413, 'payload-too-large', error.message);
+  const detail = error.message.charAt(0).toUpperCase() + error.message.slice(1);
+  if (error.reason === 'not-json') return new HttpProblem(400, 'malformed-json', detail);
+  if (error.reason === 'limit') return new HttpProblem(400, 'structure-limit', detail);
+  return invalid([{ path: '', message: error.message }], error.message);
+}
 
 /** A binary body -> its JSON header, with the decoded tensors remembered for the handler. */
 function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: number): Body {
@@ -112,6 +116,19 @@ function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: n
   return header;
 }
 
+/** A JSON body parsed here, on the event loop; an empty one is Fastify's error, as without this parser. */
+function parseOnEventLoop(body: Buffer, done: (error: Error | null, value?: unknown) => void): void {
+  if (body.length === 0)
+    return done(new HttpProblem(400, 'malformed-json', 'The body is empty: send a JSON object.'));
+  let value: unknown;
+  try {
+    value = parseJson(body);
+  } catch (error) {
+    return done(error as Error);
+  }
+  done(null, value);
+}
+
 /** q of the most specific media range in an Accept header matching `type` (0 when none does). */
 function quality(accept: string, type: string): number {
   const [major] = type.split('/');
@@ -157,26 +174,26 @@ export default fp(
       }
     });
 
-    if (pool.config.threshold > 0) {
-      const parseJson = app.getDefaultJsonParser('error', 'error');
-      const offloadBytes = pool.config.threshold * jsonBytesPerElement;
-      app.removeContentTypeParser('application/json');
-      // Callback style, not async: small bodies (nearly all) go straight to Fastify's parser, no promise.
-      app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
-        const body = raw as Buffer;
-        if (body.length < offloadBytes) return parseJson(request, body.toString('utf8'), done);
-        pool.parseJson(body).then((parsed) => {
-          if ('fallback' in parsed) return parseJson(request, parsed.fallback.toString('utf8'), done);
-          const { keys, values, tensors } = parsed.packed;
-          const out: Body = {};
-          const packed = new Map<string, PackedTensor>();
-          for (const t of tensors) packed.set(t.name, new PackedTensor(t.data, t.rows, t.cols, t.batched));
-          for (const key of keys) out[key] = packed.get(key) ?? values[key];
-          packedBodies.set(out, { kind: 'json', tensors: packed });
-          done(null, out);
-        }, done);
-      });
-    }
+    // Every JSON body goes through the bounded parser (src/codec/bounded-json.ts): limits and the position of
+    // a syntax error, before anything is built. Large bodies are parsed in the pool; one the pool cannot pack
+    // (malformed, beyond a limit, not tensors) comes back and is parsed here, which finds the same problem.
+    const offloadBytes = pool.config.threshold > 0 ? pool.config.threshold * jsonBytesPerElement : Infinity;
+    app.removeContentTypeParser('application/json');
+    // Callback style, not async: small bodies (nearly all) are parsed at once, no promise.
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, raw, done) => {
+      const body = raw as Buffer;
+      if (body.length < offloadBytes) return parseOnEventLoop(body, done);
+      pool.parseJson(body).then((parsed) => {
+        if ('fallback' in parsed) return parseOnEventLoop(parsed.fallback, done);
+        const { keys, values, tensors } = parsed.packed;
+        const out: Body = {};
+        const packed = new Map<string, PackedTensor>();
+        for (const t of tensors) packed.set(t.name, new PackedTensor(t.data, t.rows, t.cols, t.batched));
+        for (const key of keys) out[key] = packed.get(key) ?? values[key];
+        packedBodies.set(out, { kind: 'json', tensors: packed });
+        done(null, out);
+      }, done);
+    });
 
     // Callback hooks, not async ones: they run on every request and mostly return at once.
     app.addHook('preValidation', (request, _reply, done) => {

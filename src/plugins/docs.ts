@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { jsonLimits } from '../codec/bounded-json.js';
 import { replyExamples } from '../schemas/examples.js';
 import { tensorMediaType } from '../serialize/reply.js';
 import { isComputeRoute } from './auth.js';
@@ -22,6 +23,13 @@ result that is not finite is a 422 naming the quantity, never a \`null\`.
 **Errors** are RFC 9457 \`application/problem+json\` with \`type, title, status, detail, instance, requestId\`,
 and \`errors: [{ path, message }]\` (JSON pointers into the body) for validation failures. Unknown fields, unknown
 params and out-of-range params are a 400; an unknown activation name is a 404 listing the known names.
+Malformed JSON is a 400 \`malformed-json\` saying where (line, column, byte) and what was expected.
+
+**Parsing limits** (every JSON body and binary JSON header, /v1 and /v2; checked while parsing, before anything
+is built; a 400 \`structure-limit\` naming the limit, \`{ error }\` on /v2): nesting depth
+${jsonLimits.maxDepth}, ${jsonLimits.maxKeysPerObject} keys in one object and ${jsonLimits.maxKeys.toLocaleString('en')} in the body, ${jsonLimits.maxStringBytes} bytes in
+one string (a key or a value, as written), ${jsonLimits.maxRank} dimensions in a tensor shape. Keys named \`__proto__\` or
+\`constructor\` are refused (400); of duplicate keys the last one counts, as in JSON.parse.
 
 **Request ids**: send \`x-request-id\` (1-128 characters of \`A-Z a-z 0-9 . _ : @ / + = -\`) to have it used;
 otherwise one is generated. It is echoed in the \`x-request-id\` response header, in every log line and in

@@ -6,6 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { JsonParseError } from '../codec/bounded-json.js';
 import { NonFiniteResultError } from '../core/errors.js';
 import { ShapeError } from '../core/tensor.js';
 import { tensorMediaType } from '../serialize/reply.js';
@@ -15,7 +16,9 @@ export const problemTypePrefix = 'urn:gradient-service:problem:';
 
 export const problemTypes = {
   'invalid-request': 'The body or a parameter does not match the schema (see errors).',
-  'malformed-json': 'The body is not valid JSON, or is empty.',
+  'malformed-json': 'The body is not valid JSON, or is empty (the detail says where and what was expected).',
+  'structure-limit':
+    'The JSON nests deeper, has more keys or longer strings than the parsing limits, or a tensor shape has more dimensions than allowed (the detail names the limit).',
   'unsupported-media-type': 'The body is neither application/json nor the binary tensor media type.',
   'payload-too-large': 'The body is larger than BODY_LIMIT bytes.',
   'too-many-elements': 'A request or response tensor would hold more than MAX_ELEMENTS numbers.',
@@ -188,8 +191,21 @@ interface ProblemBody {
   errors?: readonly ValidationIssue[];
 }
 
+/** A body the bounded JSON parser refused: malformed, beyond a limit, or with a forbidden key. */
+export function jsonProblem(error: JsonParseError, request: FastifyRequest): HttpProblem {
+  const what = request.headers['content-type']?.toLowerCase().startsWith(tensorMediaType)
+    ? "The body's JSON header"
+    : 'The body';
+  if (error.kind === 'syntax')
+    return new HttpProblem(400, 'malformed-json', `${what} is not valid JSON: ${error.message}.`);
+  if (error.kind === 'limit')
+    return new HttpProblem(400, 'structure-limit', `${what} is beyond a parsing limit: ${error.message}.`);
+  return invalid([{ path: '', message: error.message }], `${what} is refused: ${error.message}.`);
+}
+
 function toProblem(error: unknown, request: FastifyRequest): HttpProblem {
   if (error instanceof HttpProblem) return error;
+  if (error instanceof JsonParseError) return jsonProblem(error, request);
   if (error instanceof NonFiniteResultError)
     return new HttpProblem(422, 'non-finite-result', `${error.quantity}: ${error.message}`);
   if (error instanceof ShapeError) return invalid([{ path: error.pointer, message: error.message }]);

@@ -1,10 +1,13 @@
 /**
  * A JSON request body parsed into float64 tensors, for bodies large enough to parse off the event loop:
  * every top-level array field becomes a packed tensor (a vector or a rectangular batch of finite numbers),
- * every other field stays as parsed. Anything unusual (invalid JSON, keys that could poison prototypes, a
- * top-level array that is not a clean tensor) gives undefined, and the event loop parses the body with
- * Fastify's own parser, so errors are reported exactly as for small bodies.
+ * every other field stays as parsed. The text is scanned against the parsing limits first
+ * (src/codec/bounded-json.ts), so a body nested a million deep is refused at its 33rd bracket and never
+ * built here (nor posted back, which a deep value cannot be). Anything unusual (invalid JSON, a limit
+ * crossed, a forbidden key, a top-level array that is not a clean tensor) gives undefined, and the event
+ * loop parses the body with the same bounded parser, so errors are reported exactly as for small bodies.
  */
+import { parseJson } from '../codec/bounded-json.js';
 
 export interface PackedJsonTensor {
   readonly name: string;
@@ -50,12 +53,9 @@ function packTensor(name: string, value: unknown[]): PackedJsonTensor | undefine
 }
 
 export function packJson(body: Uint8Array): PackedJson | undefined {
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-  // What Fastify's parser refuses (prototype poisoning) is left to it, with its error.
-  if (text.includes('__proto__') || text.includes('constructor')) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseJson(body);
   } catch {
     return undefined;
   }

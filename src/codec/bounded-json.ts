@@ -1,0 +1,421 @@
+/**
+ * JSON parsing with limits checked before anything is built. JSON.parse alone builds whatever the body
+ * describes: `[` x 4,000,000 is 8 MB of text but hundreds of MB of nested arrays (and a recursive walk of
+ * them overflows the stack), 200,000 keys in one object are 200,000 properties. So every body (JSON on /v1
+ * and /v2, the JSON header of a binary body, on the event loop and in the worker pool) first goes through
+ * scanJson: one linear pass over the bytes, no allocation that grows with the input, which accepts exactly
+ * the texts JSON.parse accepts and refuses, at the byte where they are crossed, the limits below. Only then
+ * does JSON.parse run, on a text known to be valid and bounded.
+ *
+ * API:
+ * - `jsonLimits`: the limits (documented in the README and the OpenAPI description).
+ * - `scanJson(bytes, start, end)`: undefined when the bytes are one valid JSON text within the limits, else
+ *   a JsonParseError saying what and where (byte offset, line and column).
+ * - `parseJson(bytes, start, end)`: scanJson, then JSON.parse; throws the JsonParseError.
+ *
+ * Choices where JSON leaves room: a leading UTF-8 byte order mark is skipped (as Fastify's parser does);
+ * a key named `__proto__` or `constructor` (also when written with \u escapes) is refused anywhere, since
+ * code that copies keys with plain assignment would reach the prototype through it; duplicate keys are
+ * allowed and the last one wins, as in JSON.parse.
+ */
+
+export const jsonLimits = {
+  /** Arrays and objects nested inside each other; a /v2 tensor of rank 16 inside a request is depth 19. */
+  maxDepth: 32,
+  /** Keys in any one object; the widest object of the API has a dozen. */
+  maxKeysPerObject: 1000,
+  /** Keys in all objects of a body together. */
+  maxKeys: 10_000,
+  /** Bytes of one string (a key or a value) as written in the body, escapes included. */
+  maxStringBytes: 8192,
+  /** Dimensions of a tensor shape (checked where shapes are read: binary headers and /v2 inputs). */
+  maxRank: 16,
+} as const;
+
+export type JsonLimit = Exclude<keyof typeof jsonLimits, 'maxRank'>;
+
+/** The limits in words, for error messages and documentation: "nesting depth 32", ... */
+export const jsonLimitNames: Readonly<Record<keyof typeof jsonLimits, string>> = {
+  maxDepth: 'nesting depth (arrays and objects inside each other)',
+  maxKeysPerObject: 'keys in one object',
+  maxKeys: 'keys in the whole body',
+  maxStringBytes: 'bytes in one string',
+  maxRank: 'dimensions of a tensor shape',
+};
+
+export class JsonParseError extends Error {
+  constructor(
+    /** 'syntax': not JSON; 'limit': JSON beyond a limit; 'forbidden-key': a __proto__ or constructor key. */
+    readonly kind: 'syntax' | 'limit' | 'forbidden-key',
+    /** What was wrong, without the position (the message adds it). */
+    readonly reason: string,
+    /** Byte offset from the start of the scanned text, and its 1-based line and column (in characters). */
+    readonly offset: number,
+    readonly line: number,
+    readonly column: number,
+    /** For kind 'limit', which limit. */
+    readonly limit?: JsonLimit,
+  ) {
+    super(`${reason} at line ${line}, column ${column} (byte ${offset})`);
+    this.name = 'JsonParseError';
+  }
+}
+
+enum Char {
+  Tab = 0x09,
+  LineFeed = 0x0a,
+  CarriageReturn = 0x0d,
+  Space = 0x20,
+  Quote = 0x22,
+  Plus = 0x2b,
+  Comma = 0x2c,
+  Minus = 0x2d,
+  Dot = 0x2e,
+  Slash = 0x2f,
+  Zero = 0x30,
+  One = 0x31,
+  Nine = 0x39,
+  Colon = 0x3a,
+  UpperE = 0x45,
+  OpenBracket = 0x5b,
+  Backslash = 0x5c,
+  CloseBracket = 0x5d,
+  LowerB = 0x62,
+  LowerE = 0x65,
+  LowerF = 0x66,
+  LowerN = 0x6e,
+  LowerR = 0x72,
+  LowerT = 0x74,
+  LowerU = 0x75,
+  OpenBrace = 0x7b,
+  CloseBrace = 0x7d,
+}
+
+const isWhitespace = (c: number) =>
+  c === Char.Space || c === Char.LineFeed || c === Char.CarriageReturn || c === Char.Tab;
+const isDigit = (c: number) => c >= Char.Zero && c <= Char.Nine;
+const isHex = (c: number) => isDigit(c) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+
+/** The byte at i as the messages show it: a printable ASCII character quoted, else its hex value. */
+function describe(bytes: Uint8Array, i: number, end: number): string {
+  if (i >= end) return 'the end of the text';
+  const c = bytes[i];
+  if (c > 0x20 && c < 0x7f) return `'${String.fromCharCode(c)}'`;
+  return `byte 0x${c.toString(16).padStart(2, '0')}`;
+}
+
+function fail(
+  bytes: Uint8Array,
+  start: number,
+  i: number,
+  kind: JsonParseError['kind'],
+  reason: string,
+  limit?: JsonLimit,
+): JsonParseError {
+  // Only on failure: count lines and characters (UTF-8 lead bytes) up to the offset.
+  let line = 1;
+  let column = 1;
+  for (let j = start; j < i; j++) {
+    const c = bytes[j];
+    if (c === Char.LineFeed) {
+      line++;
+      column = 1;
+    } else if ((c & 0xc0) !== 0x80) column++;
+  }
+  return new JsonParseError(kind, reason, i - start, line, column, limit);
+}
+
+const forbiddenKeys = ['__proto__', 'constructor'];
+
+/**
+ * Whether the key written in bytes[from, to) (between its quotes, escapes undecoded) is `target`. Decodes
+ * escapes on the fly, so `"\u005f_proto__"` is caught too, without building a string.
+ */
+function keyEquals(bytes: Uint8Array, from: number, to: number, target: string): boolean {
+  let k = 0;
+  for (let i = from; i < to; k++) {
+    if (k >= target.length) return false;
+    let unit = bytes[i];
+    if (unit === Char.Backslash) {
+      const e = bytes[i + 1];
+      if (e === Char.LowerU) {
+        unit = Number.parseInt(
+          String.fromCharCode(bytes[i + 2], bytes[i + 3], bytes[i + 4], bytes[i + 5]),
+          16,
+        );
+        i += 6;
+      } else {
+        // Escapes of one character stand for themselves except these; none of them is in a forbidden key.
+        unit = e;
+        i += 2;
+      }
+    } else i++;
+    if (unit !== target.charCodeAt(k)) return false;
+  }
+  return k === target.length;
+}
+
+function isForbiddenKey(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const length = to - from;
+  // Each character of a forbidden key takes 1 to 6 bytes (\uXXXX).
+  for (const key of forbiddenKeys)
+    if (length >= key.length && length <= key.length * 6 && keyEquals(bytes, from, to, key)) return key;
+  return undefined;
+}
+
+// The open containers, innermost last: whether each is an object, and its key count. Reused by every scan
+// (a scan runs to its end synchronously, so one per thread suffices).
+const isObjectAt = new Uint8Array(jsonLimits.maxDepth + 1);
+const keysAt = new Int32Array(jsonLimits.maxDepth + 1);
+
+// scanString's failures: negative codes, with the offending byte in stringFailureAt.
+const unterminated = -1;
+const tooLong = -2;
+const badUnicodeEscape = -3;
+const badEscape = -4;
+const controlCharacter = -5;
+let stringFailureAt = 0;
+
+/** Scans the string whose opening quote is at i: the index after its closing quote, or a failure code. */
+function scanString(bytes: Uint8Array, i: number, end: number): number {
+  const contentStart = ++i;
+  // The closing quote may stand right after maxStringBytes bytes of content.
+  const last = Math.min(end, contentStart + jsonLimits.maxStringBytes + 1);
+  for (;;) {
+    if (i >= last) {
+      stringFailureAt = i;
+      return i >= end ? unterminated : tooLong;
+    }
+    const c = bytes[i];
+    if (c === Char.Quote) return i + 1;
+    if (c === Char.Backslash) {
+      // Escapes are never read past end: a binary body's JSON header is followed by other bytes.
+      const e = i + 1 < end ? bytes[i + 1] : -1;
+      if (e === Char.LowerU) {
+        if (
+          i + 5 >= end ||
+          !(isHex(bytes[i + 2]) && isHex(bytes[i + 3]) && isHex(bytes[i + 4]) && isHex(bytes[i + 5]))
+        ) {
+          stringFailureAt = i;
+          return badUnicodeEscape;
+        }
+        i += 6;
+      } else if (
+        e === Char.Quote ||
+        e === Char.Backslash ||
+        e === Char.Slash ||
+        e === Char.LowerB ||
+        e === Char.LowerF ||
+        e === Char.LowerN ||
+        e === Char.LowerR ||
+        e === Char.LowerT
+      )
+        i += 2;
+      else {
+        stringFailureAt = i;
+        return e === -1 ? unterminated : badEscape;
+      }
+    } else if (c < 0x20) {
+      stringFailureAt = i;
+      return controlCharacter;
+    } else i++;
+  }
+}
+
+function stringError(bytes: Uint8Array, start: number, end: number, code: number, quoteAt: number) {
+  const at = stringFailureAt;
+  switch (code) {
+    case unterminated:
+      return fail(
+        bytes,
+        start,
+        at,
+        'syntax',
+        "unterminated string: expected '\"', found the end of the text",
+      );
+    case tooLong:
+      return fail(
+        bytes,
+        start,
+        quoteAt,
+        'limit',
+        `a string longer than ${jsonLimits.maxStringBytes} bytes (the limit of ${jsonLimitNames.maxStringBytes}) starts`,
+        'maxStringBytes',
+      );
+    case badUnicodeEscape:
+      return fail(bytes, start, at, 'syntax', 'invalid \\u escape: expected 4 hexadecimal digits after \\u');
+    case badEscape:
+      return fail(
+        bytes,
+        start,
+        at,
+        'syntax',
+        'invalid escape: expected one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after a backslash',
+      );
+    default:
+      return fail(
+        bytes,
+        start,
+        at,
+        'syntax',
+        `unescaped control character ${describe(bytes, at, end)} in a string`,
+      );
+  }
+}
+
+const expected = (bytes: Uint8Array, start: number, i: number, end: number, what: string) =>
+  fail(bytes, start, i, 'syntax', `expected ${what}, found ${describe(bytes, i, end)}`);
+
+const skipWhitespace = (bytes: Uint8Array, i: number, end: number): number => {
+  while (i < end && isWhitespace(bytes[i])) i++;
+  return i;
+};
+
+/** Skips a leading UTF-8 byte order mark: not JSON, but Fastify's parser (secure-json-parse) skips one. */
+const afterByteOrderMark = (bytes: Uint8Array, i: number, end: number): number =>
+  end - i >= 3 && bytes[i] === 0xef && bytes[i + 1] === 0xbb && bytes[i + 2] === 0xbf ? i + 3 : i;
+
+// The scanner's states between tokens: a value must come; a key must come (after '{' or ','); a value has
+// just ended (',' or a closing bracket must come, or the end of the text at depth 0).
+const valueState = 0;
+const keyState = 1;
+const afterValueState = 2;
+
+/**
+ * Checks that bytes[start, end) is one JSON text (RFC 8259: exactly what JSON.parse accepts once decoded as
+ * UTF-8) within jsonLimits. Returns undefined when it is, else the first problem met, at its byte.
+ */
+export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): JsonParseError | undefined {
+  const { maxDepth, maxKeysPerObject, maxKeys } = jsonLimits;
+  let i = afterByteOrderMark(bytes, start, end);
+  let depth = 0;
+  let totalKeys = 0;
+  let state = valueState;
+  for (;;) {
+    i = skipWhitespace(bytes, i, end);
+    if (state === valueState) {
+      const c = i < end ? bytes[i] : -1;
+      if (c === Char.OpenBracket || c === Char.OpenBrace) {
+        if (depth === maxDepth)
+          return fail(
+            bytes,
+            start,
+            i,
+            'limit',
+            `nesting deeper than ${maxDepth} (the limit of ${jsonLimitNames.maxDepth})`,
+            'maxDepth',
+          );
+        depth++;
+        i = skipWhitespace(bytes, i + 1, end);
+        const object = c === Char.OpenBrace;
+        isObjectAt[depth] = object ? 1 : 0;
+        keysAt[depth] = 0;
+        if (i < end && bytes[i] === (object ? Char.CloseBrace : Char.CloseBracket)) {
+          i++;
+          depth--;
+          state = afterValueState;
+        } else state = object ? keyState : valueState;
+        continue;
+      }
+      if (c === Char.Quote) {
+        const quoteAt = i;
+        i = scanString(bytes, i, end);
+        if (i < 0) return stringError(bytes, start, end, i, quoteAt);
+      } else if (c === Char.Minus || isDigit(c)) {
+        if (c === Char.Minus) i++;
+        if (i < end && bytes[i] === Char.Zero) i++;
+        else if (i < end && bytes[i] >= Char.One && bytes[i] <= Char.Nine) {
+          while (i < end && isDigit(bytes[i])) i++;
+        } else return expected(bytes, start, i, end, 'a digit');
+        if (i < end && bytes[i] === Char.Dot) {
+          i++;
+          if (!(i < end && isDigit(bytes[i])))
+            return expected(bytes, start, i, end, 'a digit after the decimal point');
+          while (i < end && isDigit(bytes[i])) i++;
+        }
+        if (i < end && (bytes[i] | 0x20) === Char.LowerE) {
+          i++;
+          if (i < end && (bytes[i] === Char.Plus || bytes[i] === Char.Minus)) i++;
+          if (!(i < end && isDigit(bytes[i])))
+            return expected(bytes, start, i, end, 'a digit in the exponent');
+          while (i < end && isDigit(bytes[i])) i++;
+        }
+      } else if (c === Char.LowerT || c === Char.LowerF || c === Char.LowerN) {
+        const word = c === Char.LowerT ? 'true' : c === Char.LowerF ? 'false' : 'null';
+        for (let k = 0; k < word.length; k++, i++)
+          if (i >= end || bytes[i] !== word.charCodeAt(k)) return expected(bytes, start, i, end, word);
+      } else
+        return expected(
+          bytes,
+          start,
+          i,
+          end,
+          c === Char.CloseBracket
+            ? 'a value (a trailing comma is not allowed)'
+            : 'a value (an object, array, string, number, true, false or null)',
+        );
+      state = afterValueState;
+    } else if (state === keyState) {
+      if (i >= end || bytes[i] !== Char.Quote)
+        return expected(
+          bytes,
+          start,
+          i,
+          end,
+          i < end && bytes[i] === Char.CloseBrace
+            ? 'a key (a trailing comma is not allowed)'
+            : 'a key (a string in double quotes)',
+        );
+      if (++keysAt[depth] > maxKeysPerObject)
+        return fail(
+          bytes,
+          start,
+          i,
+          'limit',
+          `more than ${maxKeysPerObject} keys in one object (the limit of ${jsonLimitNames.maxKeysPerObject})`,
+          'maxKeysPerObject',
+        );
+      if (++totalKeys > maxKeys)
+        return fail(
+          bytes,
+          start,
+          i,
+          'limit',
+          `more than ${maxKeys} keys in the body (the limit of ${jsonLimitNames.maxKeys})`,
+          'maxKeys',
+        );
+      const quoteAt = i;
+      i = scanString(bytes, i, end);
+      if (i < 0) return stringError(bytes, start, end, i, quoteAt);
+      const forbidden = isForbiddenKey(bytes, quoteAt + 1, i - 1);
+      if (forbidden)
+        return fail(
+          bytes,
+          start,
+          quoteAt,
+          'forbidden-key',
+          `the key "${forbidden}" is not allowed (code that copies keys could reach a prototype through it)`,
+        );
+      i = skipWhitespace(bytes, i, end);
+      if (i >= end || bytes[i] !== Char.Colon) return expected(bytes, start, i, end, "':' after the key");
+      i++;
+      state = valueState;
+    } else {
+      if (depth === 0) return i < end ? expected(bytes, start, i, end, 'the end of the text') : undefined;
+      const c = i < end ? bytes[i] : -1;
+      const object = isObjectAt[depth] === 1;
+      if (c === Char.Comma) state = object ? keyState : valueState;
+      else if (c === (object ? Char.CloseBrace : Char.CloseBracket)) depth--;
+      else return expected(bytes, start, i, end, object ? "',' or '}'" : "',' or ']'");
+      i++;
+    }
+  }
+}
+
+/** scanJson, then JSON.parse of the decoded text: the value, or a JsonParseError (thrown). */
+export function parseJson(bytes: Uint8Array, start = 0, end = bytes.length): unknown {
+  const problem = scanJson(bytes, start, end);
+  if (problem) throw problem;
+  const from = afterByteOrderMark(bytes, start, end);
+  return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + from, end - from).toString('utf8'));
+}

@@ -1,0 +1,213 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type JsonParseError, jsonLimits, parseJson, scanJson } from '../../src/codec/bounded-json.js';
+
+const scan = (text: string | Buffer) => scanJson(typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
+
+function jsonParseAccepts(bytes: Buffer): boolean {
+  try {
+    JSON.parse(bytes.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Characters that make JSON interesting: structure, escapes, number parts, literal letters, whitespace
+// (JSON's and not), controls, non-ASCII and a lone surrogate.
+const jsonAlphabet = [
+  ...'{}[],:"\\/ 0123456789-+.eEtrufalsnbu',
+  '\n',
+  '\t',
+  '\r',
+  '\f',
+  '\v',
+  '\u0000',
+  '\u001f',
+  '\u007f',
+  '\u00a0',
+  'é',
+  '€',
+  '😀',
+  '\ud800',
+  '\ufeff',
+];
+const jsonChar = fc.constantFrom(...jsonAlphabet);
+
+/** A JSON text with a few random edits: mostly near-valid, so the scanner is tested where it matters. */
+const nearJson = fc
+  .tuple(
+    fc.json({ maxDepth: 4 }),
+    fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), jsonChar), { maxLength: 3 }),
+  )
+  .map(([text, edits]) => {
+    let out = text;
+    for (const [at, kind, char] of edits) {
+      const i = out.length ? at % (out.length + 1) : 0;
+      if (kind === 'insert') out = out.slice(0, i) + char + out.slice(i);
+      else if (kind === 'delete') out = out.slice(0, i) + out.slice(i + 1);
+      else out = out.slice(0, i) + char + out.slice(i + 1);
+    }
+    return out;
+  });
+
+const randomText = fc.array(jsonChar, { maxLength: 30 }).map((chars) => chars.join(''));
+
+/** Whether a parsed value holds a key the scanner refuses by design. */
+const hasForbiddenKey = (text: string) =>
+  /"(?:__proto__|constructor)"\s*:/.test(JSON.stringify(JSON.parse(text)));
+
+describe('scanJson agrees with JSON.parse', () => {
+  it('accepts exactly what JSON.parse accepts (near-valid and random texts, within the limits)', () => {
+    fc.assert(
+      fc.property(fc.oneof(nearJson, randomText, fc.json()), (text) => {
+        const bytes = Buffer.from(text, 'utf8');
+        const problem = scanJson(bytes);
+        const accepted = jsonParseAccepts(
+          bytes.subarray(bytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])) ? 3 : 0),
+        );
+        if (problem?.kind === 'forbidden-key')
+          expect(accepted && hasForbiddenKey(bytes.toString('utf8').replace(/^\ufeff/, ''))).toBe(true);
+        else expect(problem === undefined, `${JSON.stringify(text)}: ${problem?.message}`).toBe(accepted);
+        if (problem) expect(problem.offset).toBeLessThanOrEqual(bytes.length);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('accepts invalid UTF-8 inside strings (decoded as U+FFFD) and refuses it outside, as JSON.parse does', () => {
+    for (const bytes of [
+      Buffer.from([0x22, 0xc3, 0x22]),
+      Buffer.from([0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d]),
+      Buffer.from([0x5b, 0xc3, 0x5d]),
+      Buffer.from([0x31, 0x80]),
+    ])
+      expect(scan(bytes) === undefined, bytes.toString('hex')).toBe(jsonParseAccepts(bytes));
+  });
+
+  it('parseJson returns what JSON.parse returns for any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const text = JSON.stringify(value);
+        fc.pre(!/"(?:__proto__|constructor)":/.test(text));
+        expect(parseJson(Buffer.from(text))).toEqual(JSON.parse(text));
+      }),
+    );
+  });
+
+  it('never reads past end (a binary body: the JSON header is followed by other bytes)', () => {
+    const body = Buffer.from('{"a":"\\u00' + '41"}');
+    expect(scanJson(body, 0, 10)?.kind).toBe('syntax');
+    expect(scanJson(Buffer.from('[1, 2]xx'), 0, 6)).toBeUndefined();
+    expect(scanJson(Buffer.from('"ab\\'), 0, 4)?.reason).toMatch(/unterminated/);
+  });
+});
+
+describe('scanJson says where and what', () => {
+  it('points at the trailing comma of {"z": [1, 2,]} and says a value was expected', () => {
+    const problem = scan('{"z": [1, 2,]}') as JsonParseError;
+    expect(problem.kind).toBe('syntax');
+    expect(problem.offset).toBe(12);
+    expect([problem.line, problem.column]).toEqual([1, 13]);
+    expect(problem.message).toBe(
+      "expected a value (a trailing comma is not allowed), found ']' at line 1, column 13 (byte 12)",
+    );
+  });
+
+  it('counts lines and characters, not bytes, for the column', () => {
+    const problem = scan('{\n  "é€": 1,\n  "b": tru\n}') as JsonParseError;
+    expect([problem.line, problem.column]).toEqual([3, 11]);
+    expect(problem.message).toMatch(/^expected true, found byte 0x0a at line 3, column 11/);
+  });
+
+  it.each([
+    ['', 'a value (an object, array, string, number, true, false or null), found the end of the text'],
+    ['{"a" 1}', "':' after the key, found '1'"],
+    ['{"a": 1,}', "a key (a trailing comma is not allowed), found '}'"],
+    ["{'a': 1}", "a key (a string in double quotes), found '''"],
+    ['[1 2]', "',' or ']', found '2'"],
+    ['{"a": 1 "b": 2}', "',' or '}', found '\"'"],
+    ['[01]', "',' or ']', found '1'"],
+    ['[1.]', "a digit after the decimal point, found ']'"],
+    ['[1e]', "a digit in the exponent, found ']'"],
+    ['[-]', "a digit, found ']'"],
+    ['[NaN]', "a value (an object, array, string, number, true, false or null), found 'N'"],
+    ['{} {}', "the end of the text, found '{'"],
+  ])('%j: expected %s', (text, what) => {
+    expect(scan(text)?.reason).toBe(`expected ${what}`);
+    expect(jsonParseAccepts(Buffer.from(text))).toBe(false);
+  });
+
+  it('names bad escapes, control characters and unterminated strings', () => {
+    expect(scan('["\\x"]')?.reason).toMatch(/^invalid escape/);
+    expect(scan('["\\u12g4"]')?.reason).toMatch(/^invalid \\u escape/);
+    expect(scan('["a\tb"]')?.reason).toBe('unescaped control character byte 0x09 in a string');
+    expect(scan('["abc')?.reason).toMatch(/^unterminated string/);
+  });
+
+  it('echoes at most one character of the body', () => {
+    const problem = scan(`[${'x'.repeat(100_000)}]`) as JsonParseError;
+    expect(problem.message.length).toBeLessThan(200);
+  });
+});
+
+describe('scanJson limits', () => {
+  const { maxDepth, maxKeysPerObject, maxKeys, maxStringBytes } = jsonLimits;
+
+  it(`allows nesting ${maxDepth} deep and refuses one more, at the bracket that crosses it`, () => {
+    expect(scan('['.repeat(maxDepth) + ']'.repeat(maxDepth))).toBeUndefined();
+    const problem = scan(`{"z":${'['.repeat(4_000_000)}`) as JsonParseError;
+    expect(problem).toMatchObject({ kind: 'limit', limit: 'maxDepth', offset: 5 + maxDepth - 1 });
+    expect(problem.message).toMatch(/nesting deeper than 32/);
+  });
+
+  it(`allows ${maxKeysPerObject} keys in an object and refuses one more`, () => {
+    const object = (n: number) => `{${Array.from({ length: n }, (_, i) => `"k${i}":0`).join(',')}}`;
+    expect(scan(object(maxKeysPerObject))).toBeUndefined();
+    expect(scan(object(maxKeysPerObject + 1))).toMatchObject({ kind: 'limit', limit: 'maxKeysPerObject' });
+    // Key counts are per object: closing one and opening a sibling starts again.
+    const siblings = `[${Array.from({ length: 9 }, () => object(maxKeysPerObject)).join(',')}]`;
+    expect(scan(siblings)).toBeUndefined();
+  });
+
+  it(`refuses more than ${maxKeys} keys in the whole body`, () => {
+    const objects = Array.from({ length: maxKeys / 10 + 1 }, () => `{${'"a":0,'.repeat(9)}"a":0}`);
+    expect(scan(`[${objects.join(',')}]`)).toMatchObject({ kind: 'limit', limit: 'maxKeys' });
+    expect(scan(`[${objects.slice(1).join(',')}]`)).toBeUndefined();
+  });
+
+  it(`allows a string of ${maxStringBytes} bytes and refuses one more, keys and values, escapes counted as written`, () => {
+    expect(scan(`["${'a'.repeat(maxStringBytes)}"]`)).toBeUndefined();
+    expect(scan(`{"${'a'.repeat(maxStringBytes)}":1}`)).toBeUndefined();
+    const long = scan(`["${'a'.repeat(maxStringBytes + 1)}"]`) as JsonParseError;
+    expect(long).toMatchObject({ kind: 'limit', limit: 'maxStringBytes', offset: 1 });
+    expect(scan(`{"${'\\n'.repeat(maxStringBytes / 2 + 1)}":1}`)).toMatchObject({ limit: 'maxStringBytes' });
+    // A string that never ends is refused at the limit, not scanned to the end.
+    expect(scan(`["${'a'.repeat(10 * maxStringBytes)}`)).toMatchObject({ limit: 'maxStringBytes' });
+  });
+
+  it('refuses __proto__ and constructor keys, also escaped, but not such values or longer keys', () => {
+    for (const key of ['"__proto__"', '"\\u005f_proto__"', '"constructor"', '"\\u0063onstructo\\u0072"'])
+      expect(scan(`{"a": {${key}: {"x": 1}}}`), key).toMatchObject({ kind: 'forbidden-key', offset: 7 });
+    for (const text of ['{"a": "__proto__"}', '{"__proto": 1}', '{"constructors": 1}', '{"_\\n_proto__": 1}'])
+      expect(scan(text), text).toBeUndefined();
+  });
+
+  it('skips a leading byte order mark, as Fastify does', () => {
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"z": [1]}')]);
+    expect(scan(withBom)).toBeUndefined();
+    expect(parseJson(withBom)).toEqual({ z: [1] });
+  });
+});
+
+describe('the limits as documented', () => {
+  it('the README table states every limit with its value', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const { jsonLimitNames } = await import('../../src/codec/bounded-json.js');
+    for (const [limit, value] of Object.entries(jsonLimits)) {
+      const name = jsonLimitNames[limit as keyof typeof jsonLimits].split(' (')[0];
+      expect(readme, limit).toMatch(new RegExp(`\\| ${name}[^|]*\\| ${value.toLocaleString('en')} \\|`));
+    }
+  });
+});
