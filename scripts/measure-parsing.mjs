@@ -27,7 +27,11 @@ function nested(depth, inner = '0') {
   return body;
 }
 const v2Body = (input, extra = '') =>
-  Buffer.concat([Buffer.from(`{${extra}"inputs":[{"name":"z","datatype":"FP64",`), input, Buffer.from('}]}')]);
+  Buffer.concat([
+    Buffer.from(`{${extra}"inputs":[{"name":"z","datatype":"FP64",`),
+    input,
+    Buffer.from('}]}'),
+  ]);
 
 const cases = {
   'depth-4e6': () => ({
@@ -58,7 +62,9 @@ const cases = {
   'v1-params-200k-keys': () => ({
     url: '/v1/activations/elu/forward',
     headers: json,
-    body: Buffer.from(`{"z":[1],"params":{${Array.from({ length: 200_000 }, (_, i) => `"k${i}":1`).join(',')}}}`),
+    body: Buffer.from(
+      `{"z":[1],"params":{${Array.from({ length: 200_000 }, (_, i) => `"k${i}":1`).join(',')}}}`,
+    ),
   }),
   'v2-parameters-100k-keys': () => ({
     url: '/v2/models/sigmoid/infer',
@@ -96,8 +102,10 @@ const cases = {
   'pool-params-3000-deep-then-normal': () => ({
     url: '/v1/activations/elu/forward',
     headers: json,
-    body: Buffer.from(`{"z":[0.5],"params":${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}${' '.repeat(800_000)}}`),
-    then: {
+    body: Buffer.from(
+      `{"z":[0.5],"params":${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}${' '.repeat(800_000)}}`,
+    ),
+    followedBy: {
       url: '/v1/activations/sigmoid/forward',
       headers: json,
       body: Buffer.from(JSON.stringify({ z: Array.from({ length: 150_000 }, (_, i) => (i % 7) - 3) })),
@@ -116,7 +124,12 @@ const mb = (bytes) => `${(bytes / 1048576).toFixed(0)} MB`;
 async function send(base, { url, headers, body }) {
   const started = performance.now();
   try {
-    const res = await fetch(base + url, { method: 'POST', headers, body, signal: AbortSignal.timeout(30_000) });
+    const res = await fetch(base + url, {
+      method: 'POST',
+      headers,
+      body,
+      signal: AbortSignal.timeout(30_000),
+    });
     const bytes = Buffer.from(await res.arrayBuffer());
     return {
       status: res.status,
@@ -126,7 +139,10 @@ async function send(base, { url, headers, body }) {
       text: bytes.toString('utf8', 0, 160),
     };
   } catch (error) {
-    return { status: `${error.name}: ${error.cause?.code ?? error.message}`, ms: performance.now() - started };
+    return {
+      status: `${error.name}: ${error.cause?.code ?? error.message}`,
+      ms: performance.now() - started,
+    };
   }
 }
 
@@ -161,7 +177,7 @@ async function measure(name, index) {
       }
     })();
     const result = await send(base, request);
-    const then = request.then ? await send(base, request.then) : undefined;
+    const followUp = request.followedBy ? await send(base, request.followedBy) : undefined;
     done = true;
     await probe;
     const after = memory(server.pid);
@@ -176,7 +192,7 @@ async function measure(name, index) {
         rssBefore: mb(before.rss),
         peakRssAfter: mb(after.peak),
         answer: result.text,
-        ...(then ? { then: { status: then.status, ms: Math.round(then.ms) } } : {}),
+        ...(followUp ? { followedBy: { status: followUp.status, ms: Math.round(followUp.ms) } } : {}),
       }),
     );
   } finally {

@@ -118,13 +118,16 @@ function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: n
 
 /** A JSON body parsed here, on the event loop; an empty one is Fastify's error, as without this parser. */
 function parseOnEventLoop(body: Buffer, done: (error: Error | null, value?: unknown) => void): void {
-  if (body.length === 0)
-    return done(new HttpProblem(400, 'malformed-json', 'The body is empty: send a JSON object.'));
+  if (body.length === 0) {
+    done(new HttpProblem(400, 'malformed-json', 'The body is empty: send a JSON object.'));
+    return;
+  }
   let value: unknown;
   try {
     value = parseJson(body);
   } catch (error) {
-    return done(error as Error);
+    done(error as Error);
+    return;
   }
   done(null, value);
 }
