@@ -97,10 +97,18 @@ function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: n
             `has ${input.data.length} numbers but shape ${JSON.stringify(shape)} needs ${count}`,
           );
         data = new Float64Array(count);
+        // Inline FP32 data is read as float32, as its bytes would be (and as /v2 reads it): 1e300 is beyond
+        // the FP32 range, not a float64 that happens to be declared FP32.
+        const fp32 = datatype === 'FP32';
         for (let j = 0; j < count; j++) {
           const v = input.data[j];
           if (typeof v !== 'number') throw at(`/data/${j}`, 'must be a number');
-          data[j] = v;
+          data[j] = fp32 ? Math.fround(v) : v;
+          if (!Number.isFinite(data[j]))
+            throw at(
+              `/data/${j}`,
+              `must be a finite number${fp32 ? ' within the FP32 range (±3.4028234663852886e38)' : ''} (got ${v})`,
+            );
         }
       } else
         throw at('', 'needs parameters.binary_data_size (bytes after the header) or data (a flat array)');
@@ -132,11 +140,14 @@ function parseOnEventLoop(body: Buffer, done: (error: Error | null, value?: unkn
   done(null, value);
 }
 
-/** q of the most specific media range in an Accept header matching `type` (0 when none does). */
+/**
+ * q of the most specific media range in an Accept header matching `type`: 0 when that range refuses it
+ * (q=0), -1 when no range matches at all.
+ */
 function quality(accept: string, type: string): number {
   const [major] = type.split('/');
   let best = -1;
-  let q = 0;
+  let q = -1;
   for (const part of accept.split(',')) {
     const [range, ...params] = part.trim().toLowerCase().split(';');
     const specificity = range === type ? 2 : range === `${major}/*` ? 1 : range === '*/*' ? 0 : -1;
@@ -150,7 +161,8 @@ function quality(accept: string, type: string): number {
 
 /**
  * The reply's form: binary when Accept prefers the tensor media type to JSON, JSON when it prefers JSON;
- * without a preference (no Accept, or * / *), the form of the request.
+ * without a preference (no Accept, or * / *), the form of the request. A form the client refuses (q=0) is
+ * never sent: when it accepts neither, JSON unless JSON is the one it refused.
  */
 export function replyFormat(request: FastifyRequest): ReplyFormat {
   const binaryRequest = request.headers['content-type']?.toLowerCase().startsWith(tensorMediaType) === true;
@@ -158,7 +170,12 @@ export function replyFormat(request: FastifyRequest): ReplyFormat {
   if (!accept) return binaryRequest ? 'binary' : 'json';
   const binary = quality(accept, tensorMediaType);
   const json = quality(accept, 'application/json');
-  if (binary !== json) return binary > json ? 'binary' : 'json';
+  if (binary > 0 || json > 0) {
+    if (binary !== json) return binary > json ? 'binary' : 'json';
+    return binaryRequest ? 'binary' : 'json';
+  }
+  if (binary === 0) return 'json';
+  if (json === 0) return 'binary';
   return binaryRequest ? 'binary' : 'json';
 }
 
