@@ -1,17 +1,10 @@
 /**
- * Errors core raises for inputs that are well-formed but have no finite answer.
- * Routes map them to 422 problem+json naming `quantity`.
+ * The finiteness check of core's results. Its error class lives with every other error of the service in
+ * src/errors.ts (re-exported here for core's own modules, which raise it).
  */
-export class NonFiniteResultError extends Error {
-  constructor(
-    /** The quantity that is not finite, in the contract's names: 'a', 'derivative', 'loss', 'weightGradient', ... */
-    readonly quantity: string,
-    detail?: string,
-  ) {
-    super(detail ?? `${quantity} is not finite for this input (overflow or a log of a non-positive value)`);
-    this.name = 'NonFiniteResultError';
-  }
-}
+import { NonFiniteResultError } from '../errors.js';
+
+export { NonFiniteResultError };
 
 /** Throws NonFiniteResultError when any element of data is NaN or ±Infinity. */
 export function assertFinite(quantity: string, data: Float64Array | number): void {

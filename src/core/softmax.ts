@@ -180,18 +180,16 @@ export function logSoftmaxVjpRows(
 }
 
 /**
- * The softmax Jacobian of every row, rows * K * K row-major: jacobian[r*K*K + i*K + j] = a_i (delta_ij - a_j).
- * `from: 'a'` means input already holds probabilities (see checkProbabilities); 'z' means logits.
- * The diagonal a_i (1 - a_i) takes 1 - a_m of the dominant entry (a_m >= 1/2) as the sum of the others.
+ * The softmax Jacobian of every row from the probabilities a, rows * K * K row-major:
+ * out[r*K*K + i*K + j] = a_i (delta_ij - a_j). The diagonal a_i (1 - a_i) takes 1 - a_m of the dominant entry
+ * (a_m >= 1/2) as the sum of the others.
  */
-export function softmaxJacobian(
-  input: Float64Array,
+export function softmaxJacobianRows(
+  a: Float64Array,
   K: number,
-  from: 'z' | 'a',
-): { a: Float64Array; jacobian: Float64Array } {
-  const rows = rowCount(input.length, K);
-  const a = from === 'z' ? softmaxRows(input, K) : Float64Array.from(input);
-  const jacobian = new Float64Array(rows * K * K);
+  out: Float64Array = new Float64Array(a.length * K),
+): Float64Array {
+  const rows = rowCount(a.length, K);
   for (let r = 0; r < rows; r++) {
     const base = r * K;
     const m = argmaxRow(a, base, K);
@@ -200,12 +198,51 @@ export function softmaxJacobian(
     for (let i = 0; i < K; i++) {
       const ai = a[base + i];
       const rowStart = block + i * K;
-      for (let j = 0; j < K; j++) jacobian[rowStart + j] = -(ai * a[base + j]);
+      for (let j = 0; j < K; j++) out[rowStart + j] = -(ai * a[base + j]);
       // For i != m, a_i <= 1/2, so 1 - a_i does not cancel.
-      jacobian[rowStart + i] = ai * (i === m ? complementOfMax : 1 - ai);
+      out[rowStart + i] = ai * (i === m ? complementOfMax : 1 - ai);
     }
   }
-  return { a, jacobian };
+  return out;
+}
+
+/**
+ * The log_softmax Jacobian of every row from p = softmax(z), rows * K * K row-major:
+ * out[r*K*K + i*K + j] = delta_ij - p_j. The dominant entry's diagonal 1 - p_m (p_m >= 1/2) is the sum of the
+ * other probabilities, so it keeps its digits when p_m is close to 1.
+ */
+export function logSoftmaxJacobianRows(
+  p: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(p.length * K),
+): Float64Array {
+  const rows = rowCount(p.length, K);
+  for (let r = 0; r < rows; r++) {
+    const base = r * K;
+    const m = argmaxRow(p, base, K);
+    const complementOfMax = p[base + m] >= 0.5 ? sumOthers(p, base, K, m) : 1 - p[base + m];
+    const block = r * K * K;
+    for (let i = 0; i < K; i++) {
+      const rowStart = block + i * K;
+      for (let j = 0; j < K; j++) out[rowStart + j] = -p[base + j];
+      out[rowStart + i] = i === m ? complementOfMax : 1 - p[base + i];
+    }
+  }
+  return out;
+}
+
+/**
+ * The softmax Jacobian of every row, rows * K * K row-major: jacobian[r*K*K + i*K + j] = a_i (delta_ij - a_j).
+ * `from: 'a'` means input already holds probabilities (see checkProbabilities); 'z' means logits.
+ */
+export function softmaxJacobian(
+  input: Float64Array,
+  K: number,
+  from: 'z' | 'a',
+): { a: Float64Array; jacobian: Float64Array } {
+  rowCount(input.length, K);
+  const a = from === 'z' ? softmaxRows(input, K) : Float64Array.from(input);
+  return { a, jacobian: softmaxJacobianRows(a, K) };
 }
 
 /** gradient = v^T J per row, in O(K) per row, without building J. */
@@ -263,4 +300,35 @@ export function checkProbabilities(a: Float64Array, K: number): ProbabilityProbl
       };
   }
   return undefined;
+}
+
+/**
+ * Checks that every row of a is the log of a probability vector (a log_softmax output): entries <= 0 and
+ * sum exp(a) within probabilitySumTolerance(K) of 1. Returns the first problem, or undefined.
+ */
+export function checkLogProbabilities(a: Float64Array, K: number): ProbabilityProblem | undefined {
+  const rows = rowCount(a.length, K);
+  const tolerance = probabilitySumTolerance(K);
+  for (let r = 0; r < rows; r++) {
+    const base = r * K;
+    let sum = 0;
+    for (let j = 0; j < K; j++) {
+      const x = a[base + j];
+      if (!(x <= 0)) return { row: r, col: j, message: `log-probabilities must be <= 0, got ${x}` };
+      sum += Math.exp(x);
+    }
+    if (Math.abs(sum - 1) > tolerance)
+      return {
+        row: r,
+        message: `the exponentials of a row of log-probabilities must sum to 1 (within ${tolerance}), this row's sum to ${sum}`,
+      };
+  }
+  return undefined;
+}
+
+/** exp of every entry: probabilities from log-probabilities (relative error about |a_j| ulps). */
+export function expRows(a: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = Math.exp(a[i]);
+  return out;
 }

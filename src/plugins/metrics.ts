@@ -12,11 +12,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastifyMetricsModule from 'fastify-metrics';
 import fp from 'fastify-plugin';
 import client, { AggregatorRegistry, Registry } from 'prom-client';
-import type { Job } from '../workers/jobs.js';
+import { type Job, resultElements } from '../operations/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Adds the result elements of a completed compute job to gradient_elements_computed_total. */
+    /** Adds the result elements of a completed operation to gradient_elements_computed_total. */
     countResult(request: FastifyRequest, job: Job): void;
   }
 }
@@ -40,29 +40,6 @@ export interface ClusterMetricsMessage {
 
 // Most requests take well under a millisecond to a few ms; large tensors take up to seconds.
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/**
- * Numbers in the result tensors a job produces (the reply's tensors; the scalar loss is not one), from its
- * shapes: the same count whether the job ran here or in the worker pool, JSON or binary.
- */
-export function resultElements(job: Job): number {
-  switch (job.kind) {
-    case 'forward':
-      return job.z.length;
-    case 'derivative':
-      // From z the reply carries a beside the derivative.
-      return job.from === 'z' ? 2 * job.input.length : job.input.length;
-    case 'jacobian':
-      return job.input.length + job.input.length * job.shape.cols;
-    case 'vjp':
-      return 2 * job.input.length;
-    case 'output-layer': {
-      const N = job.xShape.rows;
-      // z, a and delta are N x K; weightGradient M x K; biasGradient K; inputGradient N x M.
-      return 3 * N * job.K + job.M * job.K + job.K + N * job.M;
-    }
-  }
-}
 
 /** The metrics of every worker, summed by the primary; bounded so that a lost worker cannot hang a scrape. */
 function askPrimary(timeoutMs = 5000): Promise<string> {
@@ -126,12 +103,12 @@ export default fp(
 
     const elements = new client.Counter({
       name: 'gradient_elements_computed_total',
-      help: 'Numbers in the result tensors of successful /v1 compute requests, by route pattern',
+      help: 'Numbers in the result tensors of successful compute requests (/v1 and /v2), by route pattern',
       labelNames: ['route'],
       registers: [registry],
     });
-    // Called once per successful compute request, from the one function every /v1 compute route replies
-    // through (respond in routes/support.ts).
+    // Called once per successful compute request: from the one function every /v1 operation route replies
+    // through (routes/support.ts) and from /v2 inference (routes/v2.ts).
     app.decorate('countResult', (request: FastifyRequest, job: Job) => {
       elements.inc({ route: request.routeOptions.url ?? 'unknown' }, resultElements(job));
     });

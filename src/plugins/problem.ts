@@ -1,76 +1,43 @@
 /**
- * RFC 9457 problem details for every 4xx and 5xx: one error handler, one not-found handler, and
- * HttpProblem, which routes throw. Nothing here knows about activations or tensors beyond the shape
- * of the Tensor schema (see describeValidation).
+ * The error layer of the app: classifyError turns anything thrown (a ServiceError from src/errors.ts, a
+ * Fastify or Ajv error, a codec error) into one ServiceError, once; sendProblem renders it as RFC 9457
+ * problem details (/v1 and everything outside /v2; routes/v2.ts renders the same classification as the
+ * protocol's { error }). Nothing here knows about activations or tensors beyond the shape of the Tensor
+ * schema (see describeValidation).
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { BinaryTensorError } from '../codec/binary-tensor.js';
 import { JsonParseError } from '../codec/bounded-json.js';
-import { NonFiniteResultError } from '../core/errors.js';
 import { ShapeError } from '../core/tensor.js';
+import {
+  InternalError,
+  InvalidRequestError,
+  MalformedJsonError,
+  PayloadTooLargeError,
+  problemTypePrefix,
+  ServiceError,
+  UnsupportedMediaTypeError,
+  type ValidationIssue,
+} from '../errors.js';
 import { tensorMediaType } from '../serialize/reply.js';
 
-/** The `type` of every problem is this prefix plus a slug; the list is documented on the Problem schema. */
-export const problemTypePrefix = 'urn:gradient-service:problem:';
-
-export const problemTypes = {
-  'invalid-request': 'The body or a parameter does not match the schema (see errors).',
-  'malformed-json': 'The body is not valid JSON, or is empty (the detail says where and what was expected).',
-  'structure-limit':
-    'The JSON nests deeper, has more keys or longer strings than the parsing limits, or a tensor shape has more dimensions than allowed (the detail names the limit).',
-  'unsupported-media-type': 'The body is neither application/json nor the binary tensor media type.',
-  'payload-too-large': 'The body is larger than BODY_LIMIT bytes.',
-  'too-many-elements': 'A request or response tensor would hold more than MAX_ELEMENTS numbers.',
-  'shape-mismatch': 'Tensors whose sizes must agree do not (the detail names both sizes).',
-  'unknown-activation': 'No activation has that name or alias (the detail lists the known names).',
-  'derivative-from-output-unsupported': "This activation's derivative cannot be computed from a alone.",
-  'vector-activation': 'softmax and log_softmax are not elementwise: use the /v1/softmax routes.',
-  'non-finite-result': 'The result is not finite in float64 (overflow, or a log of a value <= 0).',
-  'not-found': 'No route has this path.',
-  'method-not-allowed': 'The path exists, but not with this method (see the Allow header).',
-  'not-ready': 'The service is shutting down or overloaded; retry elsewhere or later (see Retry-After).',
-  unauthorized: 'API keys are configured and the request has no valid Authorization: Bearer <key>.',
-  'rate-limited':
-    'More requests than RATE_LIMIT per minute from this client; retry after Retry-After seconds.',
-  'internal-error': 'A bug: the service failed on this request. Report it with the requestId.',
-} as const;
-
-export type ProblemType = keyof typeof problemTypes;
-
-export interface ValidationIssue {
-  /** JSON pointer into the request body (or into the path parameters, for those). */
-  readonly path: string;
-  readonly message: string;
-}
-
-export class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: ProblemType,
-    readonly detail: string,
-    readonly errors?: readonly ValidationIssue[],
-    readonly headers?: Readonly<Record<string, string>>,
-  ) {
-    super(detail);
-    this.name = 'HttpProblem';
-  }
-}
-
-/** A 400 for validation failures found after the schema (by core or by a route), with pointers. */
-export function invalid(errors: readonly ValidationIssue[], detail?: string): HttpProblem {
-  const first = errors[0];
-  const summary = detail ?? (first ? `${first.path || '(body)'}: ${first.message}` : 'invalid request');
-  return new HttpProblem(400, 'invalid-request', summary, errors);
-}
+/**
+ * Transition names for the helpers working in parallel: HttpProblem is ServiceError, invalid() is
+ * InvalidRequestError. New code uses src/errors.ts.
+ */
+export { ServiceError as HttpProblem, type ValidationIssue };
+export const invalid = (errors: readonly ValidationIssue[], detail?: string): ServiceError =>
+  new InvalidRequestError(errors, detail);
 
 const nonFiniteMessage =
   'must be a finite number: float64 reaches ±1.7976931348623157e308, and a literal beyond it (such as 1e400) overflows to Infinity';
 
 /** Re-raises a ShapeError of the tensor at `field` as a 400 pointing into the request. */
-export function shapeProblem(field: string, error: ShapeError): HttpProblem {
+export function shapeProblem(field: string, error: ShapeError): ServiceError {
   const message = error.message === 'must be a finite number' ? nonFiniteMessage : error.message;
-  return invalid([{ path: `/${field}${error.pointer}`, message }]);
+  return new InvalidRequestError([{ path: `/${field}${error.pointer}`, message }]);
 }
 
 interface AjvIssue {
@@ -192,23 +159,38 @@ interface ProblemBody {
 }
 
 /** A body the bounded JSON parser refused: malformed, beyond a limit, or with a forbidden key. */
-export function jsonProblem(error: JsonParseError, request: FastifyRequest): HttpProblem {
+export function jsonProblem(error: JsonParseError, request: FastifyRequest): ServiceError {
   const what = request.headers['content-type']?.toLowerCase().startsWith(tensorMediaType)
     ? "The body's JSON header"
     : 'The body';
-  if (error.kind === 'syntax')
-    return new HttpProblem(400, 'malformed-json', `${what} is not valid JSON: ${error.message}.`);
+  if (error.kind === 'syntax') return new MalformedJsonError(`${what} is not valid JSON: ${error.message}.`);
   if (error.kind === 'limit')
-    return new HttpProblem(400, 'structure-limit', `${what} is beyond a parsing limit: ${error.message}.`);
-  return invalid([{ path: '', message: error.message }], `${what} is refused: ${error.message}.`);
+    return new ServiceError(400, 'structure-limit', `${what} is beyond a parsing limit: ${error.message}.`);
+  return new InvalidRequestError(
+    [{ path: '', message: error.message }],
+    `${what} is refused: ${error.message}.`,
+  );
 }
 
-function toProblem(error: unknown, request: FastifyRequest): HttpProblem {
-  if (error instanceof HttpProblem) return error;
+/** The media types a route reads: its content-type parsers (the /v2 plugin has its own). */
+const acceptedMediaTypes = (request: FastifyRequest): string[] =>
+  request.url.startsWith('/v2/')
+    ? ['application/json', 'application/octet-stream']
+    : ['application/json', `${tensorMediaType} (binary tensors)`];
+
+/** Any thrown value as the one ServiceError it means: the classification both renderers share. */
+export function classifyError(error: unknown, request: FastifyRequest): ServiceError {
+  if (error instanceof ServiceError) return error;
+  if (error instanceof ShapeError)
+    return new InvalidRequestError([{ path: error.pointer, message: error.message }]);
   if (error instanceof JsonParseError) return jsonProblem(error, request);
-  if (error instanceof NonFiniteResultError)
-    return new HttpProblem(422, 'non-finite-result', `${error.quantity}: ${error.message}`);
-  if (error instanceof ShapeError) return invalid([{ path: error.pointer, message: error.message }]);
+  if (error instanceof BinaryTensorError) {
+    if (error.status === 413) return new PayloadTooLargeError(error.message);
+    const detail = error.message.charAt(0).toUpperCase() + error.message.slice(1);
+    if (error.reason === 'not-json') return new MalformedJsonError(detail);
+    if (error.reason === 'limit') return new ServiceError(400, 'structure-limit', detail);
+    return new InvalidRequestError([{ path: '', message: error.message }], error.message);
+  }
 
   const fe = error as FastifyError & { validation?: AjvIssue[] };
   if (fe.validation) {
@@ -220,26 +202,26 @@ function toProblem(error: unknown, request: FastifyRequest): HttpProblem {
     const fields = schema?.properties ? Object.keys(schema.properties) : undefined;
     const errors = describeValidation(fe.validation, data, fields);
     if (context === 'body' && data === undefined)
-      return new HttpProblem(400, 'malformed-json', 'The body is missing: send a JSON object.', errors);
+      return new MalformedJsonError('The body is missing: send a JSON object.', errors);
     const where = context === 'body' ? '' : `${context} `;
     const first = errors[0];
-    return invalid(errors, first ? `${where}${first.path || '(body)'}: ${first.message}` : undefined);
+    return new InvalidRequestError(
+      errors,
+      first ? `${where}${first.path || '(body)'}: ${first.message}` : undefined,
+    );
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new HttpProblem(
-        415,
-        'unsupported-media-type',
-        `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json (or ${tensorMediaType} for binary tensors).`,
+      return new UnsupportedMediaTypeError(
+        request.headers['content-type'] ?? '',
+        acceptedMediaTypes(request),
       );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new HttpProblem(400, 'malformed-json', 'The body is empty: send a JSON object.');
+      return new MalformedJsonError('The body is empty: send a JSON object.');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new HttpProblem(400, 'malformed-json', 'The body is not valid JSON.');
+      return new MalformedJsonError('The body is not valid JSON.');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new HttpProblem(
-        413,
-        'payload-too-large',
+      return new PayloadTooLargeError(
         `The body is larger than the limit of ${request.routeOptions.bodyLimit} bytes (BODY_LIMIT).`,
       );
   }
@@ -247,15 +229,22 @@ function toProblem(error: unknown, request: FastifyRequest): HttpProblem {
   if (status >= 400 && status < 500) {
     // Other client errors Fastify raises (bad content-length, prototype poisoning, ...).
     if (error instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')
-      return new HttpProblem(400, 'malformed-json', `The body could not be read: ${fe.message}`);
-    return new HttpProblem(status, 'invalid-request', fe.message);
+      return new MalformedJsonError(`The body could not be read: ${fe.message}`);
+    return new ServiceError(status, 'invalid-request', fe.message);
   }
-  return new HttpProblem(500, 'internal-error', 'Internal error; the requestId identifies it in the logs.');
+  return new InternalError();
 }
 
-export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyReply {
+/** Logs a classified error: a 5xx with its stack, a refusal as one info line. */
+export function logError(request: FastifyRequest, error: unknown, classified: ServiceError): void {
+  if (classified.status >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.info({ problem: classified.code, detail: classified.detail }, 'request rejected');
+}
+
+/** The problem+json renderer. */
+export function sendProblem(reply: FastifyReply, problem: ServiceError): FastifyReply {
   const body: ProblemBody = {
-    type: problemTypePrefix + problem.type,
+    type: problemTypePrefix + problem.code,
     title: STATUS_CODES[problem.status] ?? 'Error',
     status: problem.status,
     detail: problem.detail,
@@ -287,9 +276,8 @@ export default fp(
     const allowedMethods = routeMatcher(app);
 
     app.setErrorHandler((error, request, reply) => {
-      const problem = toProblem(error, request);
-      if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
-      else request.log.info({ problem: problem.type, detail: problem.detail }, 'request rejected');
+      const problem = classifyError(error, request);
+      logError(request, error, problem);
       return sendProblem(reply, problem);
     });
 
@@ -299,7 +287,7 @@ export default fp(
       if (allow.length)
         return sendProblem(
           reply,
-          new HttpProblem(
+          new ServiceError(
             405,
             'method-not-allowed',
             `${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}.`,
@@ -307,7 +295,7 @@ export default fp(
             { allow: allow.join(', ') },
           ),
         );
-      return sendProblem(reply, new HttpProblem(404, 'not-found', `No route ${request.method} ${path}.`));
+      return sendProblem(reply, new ServiceError(404, 'not-found', `No route ${request.method} ${path}.`));
     });
   },
   { name: 'problem' },

@@ -4,17 +4,16 @@ import { resolveParams } from '../core/activations/index.js';
 import { activationPlotSvg } from '../plots/activation.js';
 import { invalid, type ValidationIssue } from '../plugins/problem.js';
 import { plotLimits, plotSchema } from '../schemas/plot.js';
-import { activationFor, rethrowValidation } from './support.js';
+import { activationFor, knownActivation } from './support.js';
 
 const numeric = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 const plotRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/activations/:name/plot.svg',
-    { schema: plotSchema, attachValidation: true },
+    { schema: plotSchema, onRequest: knownActivation },
     async (request, reply) => {
       const entry = activationFor(request.params.name);
-      rethrowValidation(request);
       const { from: rawFrom = '-6', to: rawTo = '6', ...rawParams } = request.query as Record<string, string>;
       const issues: ValidationIssue[] = [];
       const number = (key: string, raw: string) => {

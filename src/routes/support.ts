@@ -1,64 +1,30 @@
-/** What the routes share: reading request tensors, the z-or-a choice, params, and tensor shapes as text. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { headerLengthHeader } from '../codec/binary-tensor.js';
-import {
-  type Activation,
-  activationNames,
-  findActivation,
-  type Params,
-  resolveParams,
-} from '../core/activations/index.js';
-import { fromJson, type JsonTensor, PackedTensor, ShapeError, type Tensor } from '../core/tensor.js';
-import { replyFormat } from '../plugins/binary-tensor.js';
-import { HttpProblem, invalid, shapeProblem } from '../plugins/problem.js';
-import { type EncodedReply, encodeReply, tensorMediaType } from '../serialize/reply.js';
-import { type Job, jobSize, runJob } from '../workers/jobs.js';
-
 /**
- * fromJson, with its ShapeError re-raised as a 400 pointing at `field`. A tensor that arrived packed (binary,
- * or JSON parsed in the worker pool, both checked there) is used as it is.
+ * What the /v1 routes share: the route-level 404 for an unknown activation (decided before the body is read),
+ * reading body tensors into the operations' form, and the generic route that renders one operation of the
+ * table (src/operations) as a /v1 endpoint.
  */
-export function readTensor(field: string, value: JsonTensor | PackedTensor): Tensor {
-  if (value instanceof PackedTensor) return value;
-  try {
-    return fromJson(value);
-  } catch (error) {
-    if (error instanceof ShapeError) throw shapeProblem(field, error);
-    throw error;
-  }
-}
-
-/** "[3]" for one sample, "[2][3]" for a batch. */
-export const shapeOf = (t: Pick<Tensor, 'rows' | 'cols' | 'batched'>): string =>
-  t.batched ? `[${t.rows}][${t.cols}]` : `[${t.cols}]`;
-
-/** Exactly one of z and a: both or neither is a 400 naming both fields. */
-export function pickInput<T = JsonTensor>(body: { z?: T; a?: T }): { from: 'z' | 'a'; value: T } {
-  if (body.z !== undefined && body.a !== undefined)
-    throw invalid(
-      [
-        { path: '/z', message: 'give exactly one of z and a, not both' },
-        { path: '/a', message: 'give exactly one of z and a, not both' },
-      ],
-      'Give exactly one of z and a: the body has both.',
-    );
-  if (body.z !== undefined) return { from: 'z', value: body.z };
-  if (body.a !== undefined) return { from: 'a', value: body.a };
-  throw invalid(
-    [
-      { path: '/z', message: 'is required unless a is given' },
-      { path: '/a', message: 'is required unless z is given' },
-    ],
-    'Give exactly one of z and a: the body has neither.',
-  );
-}
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { headerLengthHeader } from '../codec/binary-tensor.js';
+import { type Activation, activationNames, findActivation } from '../core/activations/index.js';
+import { dimsOf, fromJson, type JsonTensor, PackedTensor, ShapeError } from '../core/tensor.js';
+import { UnknownNameError } from '../errors.js';
+import {
+  type Job,
+  jobSize,
+  type OperationName,
+  prepareJob,
+  runJob,
+  type TensorValue,
+} from '../operations/index.js';
+import { replyFormat } from '../plugins/binary-tensor.js';
+import { shapeProblem } from '../plugins/problem.js';
+import { type EncodedReply, encodeReply, tensorMediaType } from '../serialize/reply.js';
 
 /** The table entry for a path's name or alias; 404 listing every known name otherwise. */
 export function activationFor(name: string): Activation {
   const entry = findActivation(name);
   if (!entry)
-    throw new HttpProblem(
-      404,
+    throw new UnknownNameError(
       'unknown-activation',
       `Unknown activation ${JSON.stringify(name)}. Known names and aliases: ${activationNames.join(', ')}.`,
     );
@@ -66,41 +32,77 @@ export function activationFor(name: string): Activation {
 }
 
 /**
- * Routes with a {name} path parameter validate with attachValidation, so that an unknown name (which
- * the enum in the schema rejects) is a 404 rather than a 400; every other validation failure is
- * re-raised here, after the name is known to be good.
+ * Route-level onRequest hook of every route with a {name} path parameter: an unknown name is a 404 before
+ * the body is read or parsed (a 10 MB body to an unknown name costs nothing), and the schema's enum of names
+ * then always passes.
  */
-export function rethrowValidation(request: FastifyRequest): void {
-  if (request.validationError && request.validationError.validationContext !== 'params')
-    throw request.validationError;
-}
-
-const defaultParamsOf = new WeakMap<Activation, Params>();
-
-/** Defaults filled in and every param checked; a 400 pointing into params otherwise. */
-export function paramsFor(entry: Activation, raw: Readonly<Record<string, unknown>> | undefined): Params {
-  // Most requests send no params: their defaults are resolved once per entry, not per request.
-  if (raw === undefined) {
-    let params = defaultParamsOf.get(entry);
-    if (!params) {
-      const result = resolveParams(entry, undefined);
-      if ('errors' in result) throw new Error(`activation table: ${entry.name}'s defaults are invalid`);
-      params = Object.freeze(result.params);
-      defaultParamsOf.set(entry, params);
-    }
-    return params;
+export const knownActivation: onRequestHookHandler = (request, _reply, done) => {
+  try {
+    activationFor((request.params as { name: string }).name);
+    done();
+  } catch (error) {
+    done(error as Error);
   }
-  const result = resolveParams(entry, raw);
-  if ('errors' in result)
-    throw invalid(result.errors.map((e) => ({ path: `/params${e.path}`, message: e.message })));
-  return result.params;
-}
+};
 
 /**
- * Runs a route's job and sends the reply in the negotiated form (JSON or binary tensors). Jobs past
- * OFFLOAD_THRESHOLD run in the worker pool, which also writes the reply there; smaller ones run here.
+ * A body tensor in the operations' form. A tensor that arrived packed (binary, or JSON parsed in the worker
+ * pool, both checked there) is used as it is; a JSON one is converted, its ShapeError a 400 at `field`.
  */
-export async function respond(
+export function tensorValue(field: string, value: JsonTensor | PackedTensor): TensorValue {
+  if (value instanceof PackedTensor) return { data: value.data, shape: dimsOf(value) };
+  try {
+    const t = fromJson(value);
+    return { data: t.data, shape: dimsOf(t) };
+  } catch (error) {
+    if (error instanceof ShapeError) throw shapeProblem(field, error);
+    throw error;
+  }
+}
+
+/** How a /v1 route renders an operation: which body fields are its tensors and options. */
+export interface OperationRoute {
+  readonly operation: OperationName;
+  /** The activation, when the operation takes one from the route (the path's name, or a fixed one). */
+  readonly activation?: (request: FastifyRequest) => Activation;
+  readonly tensorFields: readonly string[];
+  readonly optionFields?: readonly string[];
+}
+
+type Body = Record<string, unknown> & { params?: Record<string, unknown> };
+
+/** The handler of a /v1 operation route: body -> OperationRequest -> job -> reply. */
+export function operationHandler(app: FastifyInstance, route: OperationRoute) {
+  // Resolves with nothing: the reply is sent by respond (JSON or binary, written here or in the pool).
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const body = request.body as Body;
+    const tensors = new Map<string, TensorValue>();
+    for (const field of route.tensorFields)
+      if (body[field] !== undefined)
+        tensors.set(field, tensorValue(field, body[field] as JsonTensor | PackedTensor));
+    const options: Record<string, unknown> = {};
+    for (const field of route.optionFields ?? []) if (body[field] !== undefined) options[field] = body[field];
+    const job = prepareJob(route.operation, {
+      activation: route.activation?.(request),
+      tensors,
+      params: body.params,
+      options,
+      pointers: { params: '/params', options: '' },
+      maxElements: app.config.maxElements,
+    });
+    await respond(app, request, reply, job);
+  };
+}
+
+/** The activation named by the path (known: knownActivation ran first). */
+export const activationFromPath = (request: FastifyRequest): Activation =>
+  activationFor((request.params as { name: string }).name);
+
+/**
+ * Runs a job and sends the reply in the negotiated form (JSON or binary tensors). Jobs past OFFLOAD_THRESHOLD
+ * run in the worker pool, which also writes the reply there; smaller ones run here.
+ */
+async function respond(
   app: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,

@@ -6,7 +6,7 @@
  */
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import {
   assembleBody,
   BinaryTensorError,
@@ -19,9 +19,10 @@ import {
   isFloatDatatype,
   parseBinaryBody,
 } from '../codec/binary-tensor.js';
-import { NonFiniteResultError } from '../core/errors.js';
+import { NonFiniteResultError, ServiceError, TooManyElementsError } from '../errors.js';
+import { jobSize, prepareJob, runJob, type TensorValue } from '../operations/index.js';
 import { openapiInfo } from '../plugins/docs.js';
-import { HttpProblem } from '../plugins/problem.js';
+import { classifyError, logError } from '../plugins/problem.js';
 import {
   inferSchema,
   liveSchema,
@@ -30,11 +31,14 @@ import {
   readySchema,
   serverMetadataSchema,
 } from '../schemas/v2.js';
-import { type DataTensor, findModel, InferenceError, type Model, modelNames } from './v2-models.js';
+import type { ReplyField } from '../serialize/reply.js';
+import { type Model, modelFor, modelNames, modelVersion } from './v2-models.js';
 
 export const extensions = ['binary_tensor_data'] as const;
-const modelVersion = '1';
 const platform = 'gradient-service';
+
+/** A 400 in the protocol's terms: the message names the input, output or parameter. */
+const badRequest = (message: string) => new ServiceError(400, 'invalid-request', message);
 
 interface RequestInput {
   name: string;
@@ -57,34 +61,20 @@ interface InferenceRequestBody {
 /** The binary chunks of a request, by input name, from the body parser to the handler. */
 const binaryChunks = new WeakMap<FastifyRequest, Map<string, Buffer>>();
 
-function modelFor(name: string, version: string | undefined): Model {
-  const model = findModel(name);
-  if (!model)
-    throw new InferenceError(404, `unknown model ${JSON.stringify(name)}; models: ${modelNames.join(', ')}`);
-  if (version !== undefined && version !== modelVersion)
-    throw new InferenceError(
-      404,
-      `model ${JSON.stringify(name)} has no version ${JSON.stringify(version)}; versions: ${modelVersion}`,
-    );
-  return model;
-}
-
 /** Flat row-major Float64Array from flat or nested JSON data, checked against the shape. */
 function flatten(data: unknown[], shape: readonly number[], count: number, fp32: boolean, label: string) {
   const out = new Float64Array(count);
   const put = (value: unknown, i: number, where: string) => {
     const x = typeof value === 'number' && fp32 ? Math.fround(value) : value;
     if (typeof x !== 'number' || !Number.isFinite(x))
-      throw new InferenceError(
-        400,
+      throw badRequest(
         `${label}: data${where} must be a finite number${fp32 ? ' within the FP32 range' : ''} (got ${JSON.stringify(value) ?? typeof value})`,
       );
     out[i] = x;
   };
   if (!Array.isArray(data[0])) {
     if (data.length !== count)
-      throw new InferenceError(
-        400,
+      throw badRequest(
         `${label}: data has ${data.length} elements but shape [${shape.join(', ')}] needs ${count}`,
       );
     for (let i = 0; i < count; i++) put(data[i], i, `[${i}]`);
@@ -98,8 +88,7 @@ function flatten(data: unknown[], shape: readonly number[], count: number, fp32:
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth])
-      throw new InferenceError(
-        400,
+      throw badRequest(
         `${label}: data${where} must be an array of ${shape[depth]} (dimension ${depth} of shape [${shape.join(', ')}]), got ${Array.isArray(node) ? `${node.length} elements` : JSON.stringify(node)}`,
       );
     for (let i = 0; i < node.length; i++) walk(node[i], depth + 1, `${where}[${i}]`);
@@ -108,31 +97,25 @@ function flatten(data: unknown[], shape: readonly number[], count: number, fp32:
   return out;
 }
 
-function readInput(input: RequestInput, chunk: Buffer | undefined, maxElements: number): DataTensor {
+function readInput(input: RequestInput, chunk: Buffer | undefined, maxElements: number): TensorValue {
   const label = `input ${JSON.stringify(input.name)}`;
   const count = elementCount(input.shape, label);
-  if (count > maxElements)
-    throw new InferenceError(
-      413,
-      `${label} has ${count} elements; at most ${maxElements} are allowed per tensor (MAX_ELEMENTS)`,
-    );
+  if (count > maxElements) throw new TooManyElementsError(label, count, maxElements);
   if (!isFloatDatatype(input.datatype))
-    throw new InferenceError(
-      400,
+    throw badRequest(
       `${label}: unsupported datatype ${JSON.stringify(input.datatype)}: this server reads ${floatDatatypes.join(' and ')}`,
     );
   for (const key of Object.keys(input.parameters ?? {}))
     if (key !== 'binary_data_size')
-      throw new InferenceError(400, `${label}: unknown parameter ${key} (inputs take binary_data_size)`);
+      throw badRequest(`${label}: unknown parameter ${key} (inputs take binary_data_size)`);
   if (chunk) {
     const data = decodeFloats(chunk, input.datatype);
     for (let i = 0; i < data.length; i++)
       if (!Number.isFinite(data[i]))
-        throw new InferenceError(400, `${label}: binary element ${i} is not finite (${data[i]})`);
+        throw badRequest(`${label}: binary element ${i} is not finite (${data[i]})`);
     return { data, shape: input.shape };
   }
-  if (input.data === undefined)
-    throw new InferenceError(400, `${label} has neither data nor parameters.binary_data_size`);
+  if (input.data === undefined) throw badRequest(`${label} has neither data nor parameters.binary_data_size`);
   return {
     data: flatten(input.data, input.shape, count, input.datatype === 'FP32', label),
     shape: input.shape,
@@ -156,88 +139,53 @@ function outputChoices(
   return body.outputs.map((output) => {
     const label = `output ${JSON.stringify(output.name)}`;
     if (!known.includes(output.name))
-      throw new InferenceError(
-        400,
-        `${label} is not an output of ${model.name} (outputs: ${known.join(', ')})`,
-      );
-    if (seen.has(output.name)) throw new InferenceError(400, `${label} is requested twice`);
+      throw badRequest(`${label} is not an output of ${model.name} (outputs: ${known.join(', ')})`);
+    if (seen.has(output.name)) throw badRequest(`${label} is requested twice`);
     seen.add(output.name);
     const { binary_data: binary = binaryAll, datatype = 'FP64', ...rest } = output.parameters ?? {};
     const unknown = Object.keys(rest);
     if (unknown.length)
-      throw new InferenceError(
-        400,
-        `${label}: unknown parameter ${unknown[0]} (outputs take binary_data, datatype)`,
-      );
-    if (typeof binary !== 'boolean') throw new InferenceError(400, `${label}: binary_data must be a boolean`);
+      throw badRequest(`${label}: unknown parameter ${unknown[0]} (outputs take binary_data, datatype)`);
+    if (typeof binary !== 'boolean') throw badRequest(`${label}: binary_data must be a boolean`);
     if (!isFloatDatatype(datatype))
-      throw new InferenceError(
-        400,
+      throw badRequest(
         `${label}: unsupported datatype ${JSON.stringify(datatype)}: this server writes ${floatDatatypes.join(' and ')}`,
       );
     return { name: output.name, binary, datatype };
   });
 }
 
-/** The status and message of an error, in the protocol's terms. */
-function toV2Error(
-  error: unknown,
-  request: FastifyRequest,
-): { status: number; message: string; headers?: Readonly<Record<string, string>> } {
-  if (error instanceof InferenceError || error instanceof BinaryTensorError)
-    return { status: error.status, message: error.message };
-  if (error instanceof HttpProblem)
-    return { status: error.status, message: error.detail, headers: error.headers };
-  if (error instanceof NonFiniteResultError)
-    return { status: 422, message: `${error.quantity}: ${error.message}` };
-  const fe = error as FastifyError & { validation?: { instancePath: string; message?: string }[] };
-  if (fe.validation) {
-    const first = fe.validation[0];
-    const where = fe.validationContext === 'body' ? 'request' : (fe.validationContext ?? 'request');
-    return {
-      status: 400,
-      message: `${where}${first?.instancePath ?? ''}: ${first?.message ?? 'is invalid'}`,
-    };
-  }
-  switch (fe.code) {
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return {
-        status: 415,
-        message: `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported: send application/json or application/octet-stream`,
-      };
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return {
-        status: 413,
-        message: `the body is larger than the limit of ${request.routeOptions.bodyLimit} bytes (BODY_LIMIT)`,
-      };
-  }
-  const status = fe.statusCode ?? 500;
-  if (status >= 400 && status < 500) return { status, message: fe.message };
-  return { status: 500, message: `internal error; request id ${request.id} identifies it in the logs` };
+/** The protocol's renderer of a classified error: `{ "error": message }`, application/json. */
+function sendError(reply: FastifyReply, error: ServiceError) {
+  if (error.headers) reply.headers(error.headers);
+  return reply.code(error.status).type('application/json; charset=utf-8').send({ error: error.detail });
 }
 
-function sendError(
-  reply: FastifyReply,
-  status: number,
-  message: string,
-  headers?: Readonly<Record<string, string>>,
-) {
-  if (headers) reply.headers(headers);
-  return reply.code(status).type('application/json; charset=utf-8').send({ error: message });
-}
+/** The path's model and version: route-level onRequest, so an unknown model is a 404 before the body is read. */
+const knownModel: onRequestHookHandler = (request, _reply, done) => {
+  try {
+    const { name, version } = request.params as { name: string; version?: string };
+    modelFor(name, version);
+    done();
+  } catch (error) {
+    done(error as Error);
+  }
+};
 
 const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   const { maxElements, bodyLimit } = app.config;
 
   app.setErrorHandler((error, request, reply) => {
-    const { status, message, headers } = toV2Error(error, request);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ status, error: message }, 'request rejected');
-    return sendError(reply, status, message, headers);
+    const classified = classifyError(error, request);
+    logError(request, error, classified);
+    return sendError(reply, classified);
   });
 
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`),
+    sendError(
+      reply,
+      new ServiceError(404, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
 
   // The JSON header, then binary data when Inference-Header-Content-Length says where the JSON ends. Scoped to
@@ -260,8 +208,7 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   const ready = () => {
-    if (!app.readiness.ready)
-      throw new InferenceError(400, `not ready: ${app.readiness.reason ?? 'not serving'}`);
+    if (!app.readiness.ready) throw badRequest(`not ready: ${app.readiness.reason ?? 'not serving'}`);
   };
 
   app.get('', { schema: serverMetadataSchema }, async () => ({
@@ -283,7 +230,7 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
 
     app.get(
       base,
-      { schema: modelMetadataSchema(modelNames, versioned), attachValidation: true },
+      { schema: modelMetadataSchema(modelNames, versioned), onRequest: knownModel },
       async (request) => {
         const { name, version } = request.params as Params;
         const model = modelFor(name, version);
@@ -304,7 +251,7 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
 
     app.get(
       `${base}/ready`,
-      { schema: modelReadySchema(modelNames, versioned), attachValidation: true },
+      { schema: modelReadySchema(modelNames, versioned), onRequest: knownModel },
       async (request, reply) => {
         const { name, version } = request.params as Params;
         modelFor(name, version);
@@ -315,38 +262,52 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
 
     app.post(
       `${base}/infer`,
-      { schema: inferSchema(modelNames, versioned), attachValidation: true },
+      { schema: inferSchema(modelNames, versioned), onRequest: knownModel },
       async (request, reply) => {
         const { name, version } = request.params as Params;
         const model = modelFor(name, version);
-        // The name enum rejected an unknown model as a 400; modelFor made it a 404. Anything else stands.
-        if (request.validationError && request.validationError.validationContext !== 'params')
-          throw request.validationError;
         const body = request.body as InferenceRequestBody;
         const chunks = binaryChunks.get(request) ?? new Map<string, Buffer>();
 
         const { binary_data_output: binaryAll = false, ...parameters } = body.parameters ?? {};
         if (typeof binaryAll !== 'boolean')
-          throw new InferenceError(400, 'parameters: binary_data_output must be a boolean');
+          throw badRequest('parameters: binary_data_output must be a boolean');
 
         const known = model.inputs.map((i) => i.name);
-        const inputs = new Map<string, DataTensor>();
+        const inputs = new Map<string, TensorValue>();
         for (const input of body.inputs) {
           if (!known.includes(input.name))
-            throw new InferenceError(
-              400,
+            throw badRequest(
               `input ${JSON.stringify(input.name)} is not an input of ${model.name} (inputs: ${known.join(', ')})`,
             );
-          if (inputs.has(input.name))
-            throw new InferenceError(400, `input ${JSON.stringify(input.name)} appears twice`);
+          if (inputs.has(input.name)) throw badRequest(`input ${JSON.stringify(input.name)} appears twice`);
           inputs.set(input.name, readInput(input, chunks.get(input.name), maxElements));
         }
-        for (const required of known)
-          if (!model.optionalInputs.includes(required) && !inputs.has(required))
-            throw new InferenceError(400, `the input ${required} is required by ${model.name}`);
 
         const choices = outputChoices(model, body, binaryAll);
-        const results = model.infer(inputs, parameters, { maxElements });
+        const options: Record<string, unknown> = {};
+        const params: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(parameters))
+          (model.operation.options.includes(key) ? options : params)[key] = value;
+        const job = prepareJob(model.operation.name, {
+          activation: model.activation,
+          tensors: inputs,
+          params,
+          options,
+          pointers: { params: '/parameters', options: '/parameters' },
+          maxElements,
+        });
+        const fields: readonly ReplyField[] = app.offload.offloads(jobSize(job))
+          ? await app.offload.runFields(job)
+          : runJob(job);
+        app.countResult(request, job);
+        const results = new Map(
+          fields.map((f) =>
+            'value' in f
+              ? [f.name, { data: new Float64Array([f.value]), shape: [1] }]
+              : [f.name, { data: f.data, shape: f.dims }],
+          ),
+        );
         const selected =
           choices ??
           [...results.keys()].map((n) => ({ name: n, binary: binaryAll, datatype: 'FP64' as const }));
@@ -356,22 +317,16 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         for (const choice of selected) {
           const result = results.get(choice.name);
           if (!result)
-            throw new InferenceError(
-              400,
+            throw badRequest(
               `output ${JSON.stringify(choice.name)} is not produced for these inputs (produced: ${[...results.keys()].join(', ')})`,
-            );
-          if (result.data.length > maxElements)
-            throw new InferenceError(
-              413,
-              `output ${choice.name} would have ${result.data.length} elements; at most ${maxElements} are allowed (MAX_ELEMENTS)`,
             );
           let data: Float64Array | Float32Array = result.data;
           if (choice.datatype === 'FP32') {
             data = Float32Array.from(result.data);
             for (let i = 0; i < data.length; i++)
               if (!Number.isFinite(data[i]))
-                throw new InferenceError(
-                  422,
+                throw new NonFiniteResultError(
+                  choice.name,
                   `output ${choice.name}[${i}] = ${result.data[i]} overflows FP32; ask for FP64 instead`,
                 );
           }

@@ -141,6 +141,11 @@ export const forwardSchema = {
   response: { 200: ForwardReply, ...computeErrorResponses('v1', { notFound: unknownActivation }) },
 };
 
+const vectorNames = activations
+  .filter((e) => e.kind === 'vector')
+  .map((e) => e.name)
+  .join(', ');
+
 const fromOutputNames = activationsWithDerivativeFromOutput()
   .map((e) => e.name)
   .join(', ');
@@ -177,9 +182,93 @@ export const derivativeSchema = {
   summary: "Elementwise derivative g'(z), from z or from a",
   description:
     "From z: g'(z) and a. From a (the output): g' through its closed form in a, for the activations with " +
-    "derivativeFromOutput. At kinks the value is PyTorch autograd's (e.g. relu'(0) = 0). softmax and " +
-    'log_softmax are not elementwise: use POST /v1/softmax/jacobian or /v1/softmax/vjp (400 here).',
+    "derivativeFromOutput. At kinks the value is PyTorch autograd's (e.g. relu'(0) = 0). Vector " +
+    `activations (${vectorNames}) are not elementwise: use POST /v1/activations/{name}/jacobian or /vjp (400 here).`,
   params: ActivationNameParams('tanh'),
   body: DerivativeBody,
   response: { 200: DerivativeReply, ...computeErrorResponses('v1', { notFound: unknownActivation }) },
+};
+
+const vectorInputText =
+  "Give exactly one of z (pre-activations) and a (the activation's output, where it determines the Jacobian: " +
+  'for softmax probabilities, each in [0, 1] and each row summing to 1 within max(1e-6, K * 2^-24); for ' +
+  'log_softmax log-probabilities, each <= 0, their exponentials summing to 1 within the same tolerance).';
+
+export const VectorJacobianBody = Type.Object(
+  {
+    z: Type.Optional(tensorRef(`Pre-activations, [K] or [N][K]. ${vectorInputText}`)),
+    a: Type.Optional(tensorRef(`Outputs a = g(z), [K] or [N][K]. ${vectorInputText}`)),
+    params: Type.Optional(ParamsField),
+  },
+  { additionalProperties: false, description: vectorInputText, examples: [{ z: [1, 2, 3] }] },
+);
+
+const jacobianRow = Type.Array(Type.Number({ description: 'da_i/dz_j.' }), { description: 'Row i of J.' });
+const jacobianMatrix = Type.Array(jacobianRow, { description: 'J, K x K.' });
+
+export const VectorJacobianReply = Type.Object(
+  {
+    a: tensorRef('g(z) (or the given a), the shape of the input.'),
+    jacobian: Type.Unsafe<number[][] | number[][][]>(
+      Type.Union(
+        [
+          jacobianMatrix,
+          Type.Array(jacobianMatrix, { description: 'One J per row of the batch, N x K x K.' }),
+        ],
+        {
+          description:
+            'jacobian[i][j] = da_i/dz_j: K x K for one sample, N x K x K for a batch (softmax: a_i (delta_ij - ' +
+            'a_j); log_softmax: delta_ij - softmax(z)_j). N*K*K counts against MAX_ELEMENTS (checked before ' +
+            'computing).',
+        },
+      ),
+    ),
+  },
+  { description: 'The activation and its Jacobian.' },
+);
+
+export const vectorJacobianSchema = {
+  operationId: 'activationJacobian',
+  tags: ['activations'],
+  summary: 'Jacobian of a vector activation',
+  description:
+    `The full Jacobian over the last axis of a vector activation (${vectorNames}), from z or from its output a. ` +
+    'An elementwise activation is a 400 pointing to its /derivative (its Jacobian is diagonal).',
+  params: ActivationNameParams('log_softmax'),
+  body: VectorJacobianBody,
+  response: { 200: VectorJacobianReply, ...computeErrorResponses('v1', { notFound: unknownActivation }) },
+};
+
+export const VectorVjpBody = Type.Object(
+  {
+    z: Type.Optional(tensorRef(`Pre-activations, [K] or [N][K]. ${vectorInputText}`)),
+    a: Type.Optional(tensorRef(`Outputs a = g(z), [K] or [N][K]. ${vectorInputText}`)),
+    v: tensorRef('The vector (upstream gradient dE/da), the same shape as z or a.'),
+    params: Type.Optional(ParamsField),
+  },
+  {
+    additionalProperties: false,
+    description: `${vectorInputText} v has the same shape.`,
+    examples: [{ z: [1, 2, 3], v: [1, 0, 0] }],
+  },
+);
+
+export const VectorVjpReply = Type.Object(
+  {
+    a: tensorRef('g(z) (or the given a), the shape of the input.'),
+    gradient: tensorRef('v^T J per row (dE/dz), the shape of the input; computed in O(K) per row.'),
+  },
+  { description: 'The activation and the vector-Jacobian product.' },
+);
+
+export const vectorVjpSchema = {
+  operationId: 'activationVjp',
+  tags: ['activations'],
+  summary: 'Vector-Jacobian product of a vector activation',
+  description:
+    `gradient = v^T J for a vector activation (${vectorNames}), without building J. An elementwise activation ` +
+    'is a 400 pointing to its /derivative.',
+  params: ActivationNameParams('log_softmax'),
+  body: VectorVjpBody,
+  response: { 200: VectorVjpReply, ...computeErrorResponses('v1', { notFound: unknownActivation }) },
 };

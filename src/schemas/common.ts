@@ -5,7 +5,7 @@
 import { Type } from 'typebox';
 import { activationNames, activations } from '../core/activations/index.js';
 import type { JsonTensor } from '../core/tensor.js';
-import { problemTypePrefix, problemTypes } from '../plugins/problem.js';
+import { errorCodes, problemTypePrefix } from '../errors.js';
 
 const limitsText =
   'At most MAX_ELEMENTS numbers (default 1,000,000) per tensor, in the request and in the response; ' +
@@ -80,7 +80,7 @@ export const Problem = Type.Object(
     type: Type.String({
       description:
         `A URI identifying the kind of problem: "${problemTypePrefix}" followed by one of: ` +
-        Object.entries(problemTypes)
+        Object.entries(errorCodes)
           .map(([slug, meaning]) => `${slug} (${meaning})`)
           .join('; '),
     }),

@@ -1,6 +1,5 @@
-/** Schemas of the softmax routes: the Jacobian and the vector-Jacobian product. */
+/** Schemas of the softmax routes (the softmax case of /v1/activations/{name}/jacobian and /vjp). */
 import { Type } from 'typebox';
-import type { JsonTensor } from '../core/tensor.js';
 import { tensorRef } from './common.js';
 import { computeErrorResponses } from './responses.js';
 
@@ -61,8 +60,6 @@ export const VjpReply = Type.Object(
   },
   { description: 'Probabilities and the vector-Jacobian product.' },
 );
-
-export type VjpReplyBody = { a: JsonTensor; gradient: JsonTensor };
 
 export const vjpSchema = {
   operationId: 'softmaxVjp',

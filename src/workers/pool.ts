@@ -1,15 +1,15 @@
 /**
- * The worker pool (piscina) that takes large requests off the event loop: it runs jobs (src/workers/jobs.ts)
+ * The worker pool (piscina) that takes large requests off the event loop: it runs operations' jobs (src/operations)
  * and parses large JSON bodies, moving float64 buffers by transfer both ways. Threads start on first use,
  * so apps that never see a large request (most tests) never start one.
  */
 import { Piscina } from 'piscina';
-import { NonFiniteResultError } from '../core/errors.js';
-import type { EncodedReply, ReplyFormat } from '../serialize/reply.js';
+import { fromRecord } from '../errors.js';
+import { type Job, jobInputs } from '../operations/index.js';
+import type { EncodedReply, ReplyField, ReplyFormat } from '../serialize/reply.js';
 import type { OffloadConfig } from './config.js';
-import { type Job, jobInputs } from './jobs.js';
 import type { PackedJson } from './pack-json.js';
-import type { JobOutcome, ParseOutcome, Task } from './worker.js';
+import type { JobOutcome, JobOutput, ParseOutcome, Task } from './worker.js';
 
 // From the TypeScript sources (tsx, vitest) a thread needs tsx's loader before it can import worker.ts;
 // built code (dist/) has worker.js beside this file.
@@ -51,14 +51,27 @@ export class OffloadPool {
    * must not touch them afterwards.
    */
   async run(job: Job, format: ReplyFormat): Promise<EncodedReply> {
-    const outcome = (await this.piscina.run(
-      { kind: 'job', job, format },
-      { transferList: transferable(jobInputs(job)) },
-    )) as JobOutcome;
-    if (!outcome.ok) throw new NonFiniteResultError(outcome.quantity, outcome.message);
+    const outcome = await this.runTask(job, format);
+    if (!('body' in outcome)) throw new Error('worker: a job asked for a reply returned fields');
     const body = Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength);
     if (format === 'binary') return { format, body, headerLength: outcome.headerLength ?? 0 };
     return { format, body };
+  }
+
+  /** Runs a job in the pool and returns its result fields (their arrays come back by transfer). */
+  async runFields(job: Job): Promise<readonly ReplyField[]> {
+    const outcome = await this.runTask(job, 'fields');
+    if (!('fields' in outcome)) throw new Error('worker: a job asked for fields returned a reply');
+    return outcome.fields;
+  }
+
+  private async runTask(job: Job, output: JobOutput) {
+    const outcome = (await this.piscina.run(
+      { kind: 'job', job, output },
+      { transferList: transferable(jobInputs(job)) },
+    )) as JobOutcome;
+    if (!outcome.ok) throw fromRecord(outcome.error);
+    return outcome;
   }
 
   /** Parses a JSON body in the pool (the body is transferred); undefined: parse it on the event loop. */

@@ -117,6 +117,30 @@ describe('/metrics', () => {
     expect(count(after, '/v1/gradients/output-layer') - count(before, '/v1/gradients/output-layer')).toBe(26);
   });
 
+  it('counts /v2 inference results too, by route, as /v1 counts the same operation', async () => {
+    const before = await scrape();
+    const route = '/v2/models/:name/infer';
+    const count = (text: string) => sample(text, 'gradient_elements_computed_total', { route }) ?? 0;
+    // tanh.derivative from z: derivative and a, 2 x 3 each.
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v2/models/tanh.derivative/infer',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        inputs: [{ name: 'z', shape: [2, 3], datatype: 'FP64', data: [1, 2, 3, 4, 5, 6] }],
+      }),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    // A refused request computes nothing.
+    await app.inject({
+      method: 'POST',
+      url: '/v2/models/sigmoid.derivative/infer',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ inputs: [{ name: 'a', shape: [2], datatype: 'FP64', data: [2, -0.5] }] }),
+    });
+    expect(count(await scrape()) - count(before)).toBe(12);
+  });
+
   it('counts the same when the job runs in the worker pool', async () => {
     const pooled = await buildApp(
       { ...defaultConfig, logLevel: 'silent' },

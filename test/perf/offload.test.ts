@@ -11,7 +11,7 @@ import { expectProblem, post } from '../support/app.js';
 let inline: App;
 let offloaded: App;
 beforeAll(async () => {
-  const config = { ...defaultConfig, logLevel: 'silent' as const };
+  const config = { ...defaultConfig, logLevel: 'silent' as const, maxEventLoopDelayMs: 0 };
   inline = await buildApp(config, { logger: false, offload: { threshold: 0, threads: 1 } });
   offloaded = await buildApp(config, { logger: false, offload: { threshold: 1, threads: 1 } });
   await Promise.all([inline.ready(), offloaded.ready()]);

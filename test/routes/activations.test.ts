@@ -246,10 +246,12 @@ describe('POST /v1/activations/{name}/derivative', () => {
     expect(errorPaths(problem).sort()).toEqual(['/a', '/z']);
   });
 
-  it('a vector activation is a 400 pointing to the softmax routes', async () => {
-    const res = await post(app, `/v1/activations/${vectorEntry.name}/derivative`, { z: [1, 2] });
-    const problem = expectProblem(res, 400, 'vector-activation');
-    expect(problem.detail).toContain('/v1/softmax/jacobian');
-    expect(problem.detail).toContain('/v1/softmax/vjp');
+  it('a vector activation is a 400 pointing to its own Jacobian and VJP routes', async () => {
+    for (const entry of activations.filter((e) => e.kind === 'vector')) {
+      const res = await post(app, `/v1/activations/${entry.name}/derivative`, { z: [1, 2] });
+      const problem = expectProblem(res, 400, 'vector-activation');
+      expect(problem.detail).toContain(`/v1/activations/${entry.name}/jacobian`);
+      expect(problem.detail).toContain(`/v1/activations/${entry.name}/vjp`);
+    }
   });
 });

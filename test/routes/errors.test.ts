@@ -272,3 +272,66 @@ describe('probes', () => {
     }
   });
 });
+
+describe('a name the route alone decides is refused before the body is read', () => {
+  const unknownActivation = '/v1/activations/no_such_thing/forward';
+  const unknownModel = '/v2/models/no_such_thing/infer';
+
+  it('an unknown activation with a body that is not JSON: 404, not 400', async () => {
+    const problem = expectProblem(
+      await post(app, unknownActivation, '{"z": [1, 2'),
+      404,
+      'unknown-activation',
+    );
+    expect(problem.detail).toMatch(/sigmoid/);
+  });
+
+  it('an unknown activation with a body beyond BODY_LIMIT: 404, not 413 (the body is never parsed)', async () => {
+    const small = await buildTestApp({ bodyLimit: 1024 });
+    try {
+      const body = JSON.stringify({ z: Array.from({ length: 2000 }, (_, i) => i) });
+      expectProblem(await post(small, unknownActivation, body), 404, 'unknown-activation');
+      // The same body to a known name is the 413 it deserves.
+      expectProblem(await post(small, '/v1/activations/relu/forward', body), 413);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('an unknown /v2 model (or version) with a body that is not JSON: 404 { error }', async () => {
+    for (const url of [unknownModel, '/v2/models/sigmoid/versions/7/infer']) {
+      const res = await post(app, url, '{"inputs": [');
+      expect(res.statusCode, res.body).toBe(404);
+      expect(Object.keys(res.json())).toEqual(['error']);
+    }
+  });
+
+  it('the plot and catalog routes take the same hook', async () => {
+    expectProblem(
+      await app.inject({ method: 'GET', url: '/v1/activations/nope' }),
+      404,
+      'unknown-activation',
+    );
+    expectProblem(
+      await app.inject({ method: 'GET', url: '/v1/activations/nope/plot.svg' }),
+      404,
+      'unknown-activation',
+    );
+  });
+});
+
+describe('one 415 text on both surfaces', () => {
+  it('/v1 and /v2 say the same thing, each listing what it reads', async () => {
+    const send = (url: string) =>
+      app.inject({ method: 'POST', url, headers: { 'content-type': 'text/csv' }, payload: '1,2' });
+    const v1 = expectProblem(await send('/v1/activations/sigmoid/forward'), 415, 'unsupported-media-type');
+    const v2 = await send('/v2/models/sigmoid/infer');
+    expect(v2.statusCode).toBe(415);
+    const v2Message = (v2.json() as { error: string }).error;
+    const pattern = /^Content-Type "text\/csv" is not supported: send application\/json or .+\.$/;
+    expect(v1.detail).toMatch(pattern);
+    expect(v2Message).toMatch(pattern);
+    expect(v1.detail).toMatch(/tensor\+octet-stream/);
+    expect(v2Message).toMatch(/application\/octet-stream/);
+  });
+});

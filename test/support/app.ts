@@ -4,8 +4,15 @@ import { expect } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { type AppConfig, defaultConfig } from '../../src/config.js';
 
+/**
+ * Load shedding is off unless a test turns it on (test/ops/overload.test.ts does): on a machine shared with
+ * other test runs the event loop stalls past MAX_EVENT_LOOP_DELAY_MS, and route tests would get 503s.
+ */
 export async function buildTestApp(overrides: Partial<AppConfig> = {}): Promise<App> {
-  const app = await buildApp({ ...defaultConfig, logLevel: 'silent', ...overrides }, { logger: false });
+  const app = await buildApp(
+    { ...defaultConfig, logLevel: 'silent', maxEventLoopDelayMs: 0, ...overrides },
+    { logger: false },
+  );
   await app.ready();
   return app;
 }

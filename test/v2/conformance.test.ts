@@ -578,7 +578,7 @@ describe('bad requests get the error object with the right status', () => {
       expectError(
         await post('softmax.jacobian', one({ shape: [3], datatype: 'FP64', data: [1, 2, 3] })),
         413,
-        /jacobian .* 9 elements/,
+        /jacobian .* 9 numbers/,
       );
       expectError(
         await post('sigmoid', one({ shape: [1], datatype: 'FP64', data: [0], pad: 'x'.repeat(4096) })),

@@ -196,6 +196,11 @@ export const hardshrink: ElementwiseActivation = {
   forward: (z, { lambda }) => (z > lambda || z < -lambda ? z : 0),
   derivative: (z, { lambda }) => (z > lambda || z < -lambda ? 1 : 0),
   derivativeFromOutput: (a) => (a !== 0 ? 1 : 0),
+  // The outputs are 0 and the z beyond the threshold: an a in [-lambda, lambda] other than 0 is none of them.
+  outputCheck: (a, { lambda }) =>
+    a === 0 || a > lambda || a < -lambda
+      ? undefined
+      : `is not an output of hardshrink with lambda ${lambda}: outputs are 0 or beyond +-lambda`,
 };
 
 export const softsign: ElementwiseActivation = {

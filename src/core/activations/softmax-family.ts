@@ -1,5 +1,15 @@
 /** Table entries for the vector activations softmax and log_softmax (kernels in ../softmax.ts). */
-import { logSoftmaxRows, logSoftmaxVjpRows, softmaxRows, softmaxVjpRows } from '../softmax.js';
+import {
+  checkLogProbabilities,
+  checkProbabilities,
+  expRows,
+  logSoftmaxJacobianRows,
+  logSoftmaxRows,
+  logSoftmaxVjpRows,
+  softmaxJacobianRows,
+  softmaxRows,
+  softmaxVjpRows,
+} from '../softmax.js';
 import type { VectorActivation } from './types.js';
 
 export const softmax: VectorActivation = {
@@ -19,6 +29,19 @@ export const softmax: VectorActivation = {
   },
   backwardRows: (_z, a, v, K, out) => {
     softmaxVjpRows(a, v, K, out);
+  },
+  jacobianRows: (_z, a, K, out) => {
+    softmaxJacobianRows(a, K, out);
+  },
+  // J = diag(a) - a a^T needs only a; a must be probabilities, or "the softmax Jacobian at a" means nothing.
+  fromOutput: {
+    check: checkProbabilities,
+    jacobianRows: (a, K, out) => {
+      softmaxJacobianRows(a, K, out);
+    },
+    backwardRows: (a, v, K, out) => {
+      softmaxVjpRows(a, v, K, out);
+    },
   },
   // Cross-entropy -sum t log a from the logits: log a = log_softmax(z), and its VJP needs only a.
   logForm: {
@@ -49,6 +72,20 @@ export const logSoftmax: VectorActivation = {
   // The VJP needs softmax(z); exp(a) would lose |a| ulps where a is large and negative, so recompute it.
   backwardRows: (z, _a, v, K, out) => {
     logSoftmaxVjpRows(softmaxRows(z, K), v, K, out);
+  },
+  // J[i][j] = delta_ij - softmax(z)_j, from z for the same reason.
+  jacobianRows: (z, _a, K, out) => {
+    logSoftmaxJacobianRows(softmaxRows(z, K), K, out);
+  },
+  // From the log-probabilities alone: softmax = exp(a), to within |a_j| ulps of each probability.
+  fromOutput: {
+    check: checkLogProbabilities,
+    jacobianRows: (a, K, out) => {
+      logSoftmaxJacobianRows(expRows(a), K, out);
+    },
+    backwardRows: (a, v, K, out) => {
+      logSoftmaxVjpRows(expRows(a), v, K, out);
+    },
   },
 };
 

@@ -89,8 +89,27 @@ export interface VectorActivation extends ActivationMetadata {
    * `a` is forwardRows(z) (already computed by the caller).
    */
   readonly backwardRows: RowsVjp;
+  /** The Jacobian per row, rows * K * K row-major (out[r*K*K + i*K + j] = da_i/dz_j); `a` is forwardRows(z). */
+  readonly jacobianRows: (z: Float64Array, a: Float64Array, K: number, out: Float64Array) => void;
+  /** The Jacobian and VJP from the output a alone, where a determines them (softmax: J = diag(a) - a a^T). */
+  readonly fromOutput?: VectorFromOutput;
   /** log g(z) from the logits, where g maps into (0, 1] (cross-entropy from the logits). Optional. */
   readonly logForm?: VectorLogForm;
+}
+
+/** A vector activation's Jacobian and VJP computed from its output a (which must be a possible output). */
+export interface VectorFromOutput {
+  /** Why a row of `a` is no output of g (e.g. softmax rows must be probabilities), or undefined. */
+  readonly check: (a: Float64Array, K: number) => RowProblem | undefined;
+  readonly jacobianRows: (a: Float64Array, K: number, out: Float64Array) => void;
+  readonly backwardRows: (a: Float64Array, v: Float64Array, K: number, out: Float64Array) => void;
+}
+
+/** Where a row check failed: the row, the entry (undefined when the row as a whole is wrong), and why. */
+export interface RowProblem {
+  readonly row: number;
+  readonly col?: number;
+  readonly message: string;
 }
 
 export type Activation = ElementwiseActivation | VectorActivation;

@@ -1,0 +1,337 @@
+/**
+ * The operations of one activation named by the route or model: forward (every activation), derivative
+ * (elementwise ones), jacobian and vjp (vector ones).
+ */
+import {
+  type Activation,
+  activationsWithDerivativeFromOutput,
+  type ElementwiseActivation,
+  findActivation,
+  firstImpossibleOutput,
+  forwardTensor,
+  mapElements,
+  type VectorActivation,
+} from '../core/activations/index.js';
+import { assertFinite } from '../core/errors.js';
+import {
+  DerivativeFromOutputUnsupportedError,
+  InvalidRequestError,
+  invalidField,
+  WrongActivationKindError,
+} from '../errors.js';
+import {
+  activationOf,
+  elementPointer,
+  paramsFor,
+  pickZOrA,
+  requireTensor,
+  rowPointer,
+  rowsOf,
+  shapeText,
+} from './support.js';
+import type { InputSpec, Job, Operation, TensorValue } from './types.js';
+
+const anyRank = [-1, -1];
+
+function entryOf(job: Job): Activation {
+  const entry = job.activation === undefined ? undefined : findActivation(job.activation);
+  if (!entry) throw new RangeError(`job: unknown activation ${job.activation}`);
+  return entry;
+}
+
+const elementwiseOf = (job: Job): ElementwiseActivation => {
+  const entry = entryOf(job);
+  if (entry.kind !== 'elementwise') throw new RangeError(`job: ${entry.name} is not elementwise`);
+  return entry;
+};
+
+const vectorOf = (job: Job): VectorActivation => {
+  const entry = entryOf(job);
+  if (entry.kind !== 'vector') throw new RangeError(`job: ${entry.name} is not a vector activation`);
+  return entry;
+};
+
+/** The input of a z-or-a job and which one it is. */
+function inputOf(job: Job): { from: 'z' | 'a'; t: TensorValue } {
+  const z = job.tensors.z;
+  return z ? { from: 'z', t: z } : { from: 'a', t: job.tensors.a };
+}
+
+function paramText(entry?: Activation): string {
+  return entry?.params.length
+    ? `request parameters: ${entry.params.map((p) => `${p.name} (default ${p.default})`).join(', ')}`
+    : 'no request parameters';
+}
+
+export const forward: Operation = {
+  name: 'forward',
+  scope: 'any',
+  describe: (entry) =>
+    `a = ${entry?.name}(z)${entry?.kind === 'vector' ? ' over the last axis' : ', elementwise'}`,
+  inputs: () => [{ name: 'z', shape: anyRank }],
+  outputs: [{ name: 'a', shape: anyRank }],
+  options: [],
+  parameterText: paramText,
+  prepare: (request) => {
+    const entry = activationOf(request);
+    const z = requireTensor(request.tensors, 'z');
+    return {
+      operation: 'forward',
+      activation: entry.name,
+      params: paramsFor(entry, request),
+      options: {},
+      tensors: { z },
+    };
+  },
+  results: (job) => [{ name: 'a', dims: job.tensors.z.shape }],
+  size: (job) => 2 * job.tensors.z.data.length,
+  run: (job) => {
+    const { z } = job.tensors;
+    const a = forwardTensor(entryOf(job), z.data, rowsOf(z).K, job.params);
+    assertFinite('a', a);
+    return [{ name: 'a', data: a, dims: z.shape }];
+  },
+};
+
+export const derivative: Operation = {
+  name: 'derivative',
+  scope: 'elementwise',
+  describe: (entry) =>
+    `${entry?.name}'(z) elementwise, with a = ${entry?.name}(z)` +
+    (entry?.kind === 'elementwise' && entry.derivativeFromOutput
+      ? '; or from the input a alone (give exactly one of z and a), output derivative only'
+      : ''),
+  inputs: (entry) => {
+    const fromOutput = entry?.kind === 'elementwise' && entry.derivativeFromOutput !== undefined;
+    return fromOutput
+      ? [
+          { name: 'z', shape: anyRank, optional: true },
+          { name: 'a', shape: anyRank, optional: true },
+        ]
+      : [{ name: 'z', shape: anyRank }];
+  },
+  outputs: [
+    { name: 'derivative', shape: anyRank },
+    { name: 'a', shape: anyRank },
+  ],
+  options: [],
+  parameterText: paramText,
+  prepare: (request) => {
+    const entry = activationOf(request);
+    if (entry.kind !== 'elementwise')
+      throw new WrongActivationKindError(
+        'vector-activation',
+        `${entry.name} is not elementwise (each output depends on the whole row), so it has a Jacobian, not an ` +
+          `elementwise derivative: use POST /v1/activations/${entry.name}/jacobian for the Jacobian or ` +
+          `POST /v1/activations/${entry.name}/vjp for v^T J.`,
+      );
+    const { from, t } = pickZOrA(request.tensors);
+    const params = paramsFor(entry, request);
+    if (from === 'a') {
+      if (!entry.derivativeFromOutput) {
+        const allowed = activationsWithDerivativeFromOutput().map((e) => e.name);
+        throw new DerivativeFromOutputUnsupportedError(
+          `${entry.name}'s derivative cannot be computed from a alone: send z instead (from a: ${allowed.join(', ')})`,
+        );
+      }
+      const impossible = firstImpossibleOutput(entry, t.data, params);
+      if (impossible)
+        throw invalidField(
+          elementPointer('a', t.shape, impossible.index),
+          `${impossible.message} (${entry.name})`,
+        );
+    }
+    return { operation: 'derivative', activation: entry.name, params, options: {}, tensors: { [from]: t } };
+  },
+  results: (job) => {
+    const { from, t } = inputOf(job);
+    // From z the reply carries a beside the derivative.
+    return from === 'z'
+      ? [
+          { name: 'derivative', dims: t.shape },
+          { name: 'a', dims: t.shape },
+        ]
+      : [{ name: 'derivative', dims: t.shape }];
+  },
+  size: (job) => 3 * inputOf(job).t.data.length,
+  run: (job) => {
+    const entry = elementwiseOf(job);
+    const { from, t } = inputOf(job);
+    if (from === 'a') {
+      // derivativeFromOutput exists: prepare refused the request otherwise.
+      const derivative = mapElements(
+        entry.derivativeFromOutput as NonNullable<typeof entry.derivativeFromOutput>,
+        t.data,
+        job.params,
+      );
+      assertFinite('derivative', derivative);
+      return [{ name: 'derivative', data: derivative, dims: t.shape }];
+    }
+    const a = mapElements(entry.forward, t.data, job.params);
+    assertFinite('a', a);
+    const derivative = mapElements(entry.derivative, t.data, job.params);
+    assertFinite('derivative', derivative);
+    return [
+      { name: 'derivative', data: derivative, dims: t.shape },
+      { name: 'a', data: a, dims: t.shape },
+    ];
+  },
+};
+
+const zOrA: readonly InputSpec[] = [
+  { name: 'z', shape: anyRank, optional: true },
+  { name: 'a', shape: anyRank, optional: true },
+];
+
+/** A vector activation from the route, or a 400 sending an elementwise one to /derivative. */
+function vectorActivation(entry: Activation, operation: string): VectorActivation {
+  if (entry.kind === 'vector') return entry;
+  throw new WrongActivationKindError(
+    'elementwise-activation',
+    `${entry.name} is elementwise: its Jacobian is diagonal, with g'(z) on the diagonal, so it has no ${operation} ` +
+      `route: use POST /v1/activations/${entry.name}/derivative (and multiply by v elementwise for v^T J).`,
+  );
+}
+
+/** z, or an a the activation can produce (checked by its output form: probabilities for softmax). */
+function vectorInput(entry: VectorActivation, tensors: ReadonlyMap<string, TensorValue>) {
+  const input = pickZOrA(tensors);
+  if (input.from === 'a') {
+    const fromOutput = entry.fromOutput;
+    if (!fromOutput)
+      throw invalidField('/a', `${entry.name}'s Jacobian cannot be computed from a alone: send z instead`);
+    const { K } = rowsOf(input.t);
+    const problem = fromOutput.check(input.t.data, K);
+    if (problem) {
+      const path =
+        problem.col !== undefined
+          ? elementPointer('a', input.t.shape, problem.row * K + problem.col)
+          : rowPointer('a', input.t.shape, problem.row);
+      throw invalidField(path, problem.message);
+    }
+  }
+  return input;
+}
+
+export const jacobian: Operation = {
+  name: 'jacobian',
+  scope: 'vector',
+  describe: (entry) =>
+    `The ${entry?.name} Jacobian over the last axis, jacobian[..., i, j] = da_i/dz_j, from z or from its ` +
+    'output a (exactly one); the jacobian counts against MAX_ELEMENTS',
+  inputs: () => zOrA,
+  outputs: [
+    { name: 'a', shape: anyRank },
+    { name: 'jacobian', shape: [-1, -1, -1] },
+  ],
+  options: [],
+  parameterText: paramText,
+  prepare: (request) => {
+    const entry = vectorActivation(activationOf(request), 'jacobian');
+    const { from, t } = vectorInput(entry, request.tensors);
+    return {
+      operation: 'jacobian',
+      activation: entry.name,
+      params: paramsFor(entry, request),
+      options: {},
+      tensors: { [from]: t },
+    };
+  },
+  results: (job) => {
+    const { t } = inputOf(job);
+    return [
+      { name: 'a', dims: t.shape },
+      { name: 'jacobian', dims: [...t.shape, rowsOf(t).K] },
+    ];
+  },
+  size: (job) => {
+    const { t } = inputOf(job);
+    return 2 * t.data.length + t.data.length * rowsOf(t).K;
+  },
+  run: (job) => {
+    const entry = vectorOf(job);
+    const { from, t } = inputOf(job);
+    const { K } = rowsOf(t);
+    const jacobian = new Float64Array(t.data.length * K);
+    let a: Float64Array;
+    if (from === 'z') {
+      a = forwardTensor(entry, t.data, K, job.params);
+      assertFinite('a', a);
+      entry.jacobianRows(t.data, a, K, jacobian);
+    } else {
+      a = Float64Array.from(t.data);
+      entry.fromOutput?.jacobianRows(a, K, jacobian);
+    }
+    assertFinite('jacobian', jacobian);
+    return [
+      { name: 'a', data: a, dims: t.shape },
+      { name: 'jacobian', data: jacobian, dims: [...t.shape, K] },
+    ];
+  },
+};
+
+export const vjp: Operation = {
+  name: 'vjp',
+  scope: 'vector',
+  describe: (entry) =>
+    `gradient = v^T J per row of the last axis (J the ${entry?.name} Jacobian, never built), from z or from ` +
+    'its output a (exactly one), and v of the same shape',
+  inputs: () => [...zOrA, { name: 'v', shape: anyRank }],
+  outputs: [
+    { name: 'a', shape: anyRank },
+    { name: 'gradient', shape: anyRank },
+  ],
+  options: [],
+  parameterText: paramText,
+  prepare: (request) => {
+    const entry = vectorActivation(activationOf(request), 'vjp');
+    const { from, t } = vectorInput(entry, request.tensors);
+    const v = requireTensor(request.tensors, 'v');
+    if (shapeText(v.shape) !== shapeText(t.shape))
+      throw new InvalidRequestError(
+        [
+          {
+            path: '/v',
+            message: `must have the shape of ${from} ${shapeText(t.shape)}, has ${shapeText(v.shape)}`,
+          },
+        ],
+        `v has shape ${shapeText(v.shape)} but ${from} has shape ${shapeText(t.shape)}: they must be equal.`,
+      );
+    return {
+      operation: 'vjp',
+      activation: entry.name,
+      params: paramsFor(entry, request),
+      options: {},
+      tensors: { [from]: t, v },
+    };
+  },
+  results: (job) => {
+    const { t } = inputOf(job);
+    return [
+      { name: 'a', dims: t.shape },
+      { name: 'gradient', dims: t.shape },
+    ];
+  },
+  size: (job) => 4 * inputOf(job).t.data.length,
+  run: (job) => {
+    const entry = vectorOf(job);
+    const { from, t } = inputOf(job);
+    const { v } = job.tensors;
+    const { K } = rowsOf(t);
+    const gradient = new Float64Array(t.data.length);
+    let a: Float64Array;
+    if (from === 'z') {
+      a = forwardTensor(entry, t.data, K, job.params);
+      assertFinite('a', a);
+      entry.backwardRows(t.data, a, v.data, K, gradient);
+    } else {
+      a = Float64Array.from(t.data);
+      entry.fromOutput?.backwardRows(a, v.data, K, gradient);
+    }
+    assertFinite('gradient', gradient);
+    return [
+      { name: 'a', data: a, dims: t.shape },
+      { name: 'gradient', data: gradient, dims: t.shape },
+    ];
+  },
+};
