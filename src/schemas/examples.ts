@@ -8,6 +8,7 @@
 const sigmoidForward = [0.11920292202211756, 0.5, 0.8807970779778824];
 const softmax123 = [0.09003057317038046, 0.24472847105479764, 0.6652409557748218];
 const softmaxJacobianRow0 = [0.08192506906499324, -0.022033044520174298, -0.05989202454481893];
+const logSoftmax123 = [-2.40760596444438, -1.4076059644443804, -0.4076059644443803];
 const v2SigmoidInfer = {
   model_name: 'sigmoid',
   model_version: '1',
@@ -32,6 +33,18 @@ export const replyExamples: Readonly<Record<string, unknown>> = {
     ],
   },
   softmaxVjp: { a: softmax123, gradient: softmaxJacobianRow0 },
+  activationJacobian: {
+    a: logSoftmax123,
+    jacobian: [
+      [0.9099694268296196, -0.24472847105479764, -0.6652409557748218],
+      [-0.09003057317038046, 0.7552715289452023, -0.6652409557748218],
+      [-0.09003057317038046, -0.24472847105479764, 0.3347590442251781],
+    ],
+  },
+  activationVjp: {
+    a: logSoftmax123,
+    gradient: [0.9099694268296196, -0.24472847105479764, -0.6652409557748219],
+  },
   outputLayerGradients: {
     loss: 0.23854700614710933,
     z: [-0.25, -0.4],
