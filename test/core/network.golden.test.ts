@@ -5,93 +5,27 @@
  * gradient checker tells PyTorch's deep_saturated gradients from the exact ones at rtol 1e-9.
  */
 import { describe, expect, it } from 'vitest';
-import { findActivation, resolveParams } from '../../src/core/activations/index.js';
 import { checkNetworkGradients, type GivenGradients } from '../../src/core/gradient-check.js';
-import type { Loss, Reduction } from '../../src/core/losses.js';
-import { layerQuantities, type NetworkResult, network } from '../../src/core/network.js';
 import { outputLayer } from '../../src/core/output-layer.js';
-import { fromJson, type JsonTensor } from '../../src/core/tensor.js';
+import { fromJson } from '../../src/core/tensor.js';
 import { DBL_MIN, flat, maxNormDeviation } from '../support/compare.js';
 import { loadGolden } from '../support/golden.js';
-
-interface LayerRequest {
-  weights: number[][];
-  bias?: number[];
-  activation: string;
-  params?: Record<string, number>;
-}
-
-interface Request {
-  x: JsonTensor;
-  layers: LayerRequest[];
-  targets: JsonTensor;
-  loss?: Loss;
-  reduction?: Reduction;
-}
-
-type LayerFields = Record<(typeof layerQuantities)[number], JsonTensor>;
-
-interface Fields {
-  loss: number;
-  layers: LayerFields[];
-  inputGradient: JsonTensor;
-}
-
-interface NetworkCase {
-  name: string;
-  tags: string[];
-  widths: number[];
-  N: number;
-  request: Request;
-  expected: Fields;
-  mpmath: Fields;
-  torch_vs_mpmath_normwise_rel_dev: Record<string, number>;
-}
+import {
+  denseLayer,
+  goldenNetworks,
+  type LayerRequest,
+  type NetworkCase,
+  type NetworkFields,
+  type NetworkRequest,
+  quantities,
+  runNetwork as run,
+} from '../support/network.js';
 
 const TOLERANCE = 1e-12;
-const cases = loadGolden<{ cases: NetworkCase[] }>('network.json').cases;
-
-function layerInput(layer: LayerRequest) {
-  const weights = fromJson(layer.weights);
-  const activation = findActivation(layer.activation);
-  if (!activation) throw new Error(`unknown activation ${layer.activation}`);
-  const resolved = resolveParams(activation, layer.params);
-  if ('errors' in resolved) throw new Error(JSON.stringify(resolved.errors));
-  return {
-    weights: weights.data,
-    M: weights.rows,
-    K: weights.cols,
-    bias: layer.bias ? Float64Array.from(layer.bias) : undefined,
-    activation,
-    params: resolved.params,
-  };
-}
-
-/** What a request body becomes on its way to core. */
-function run(request: Request): NetworkResult {
-  const x = fromJson(request.x);
-  return network({
-    x: x.data,
-    N: x.rows,
-    layers: request.layers.map(layerInput),
-    targets: fromJson(request.targets).data,
-    loss: request.loss ?? 'squared_error',
-    reduction: request.reduction ?? 'sum',
-  });
-}
-
-/** Every returned quantity as [path, ours, reference] (flattened). */
-function pairs(got: NetworkResult, want: Fields): [string, ArrayLike<number>, Float64Array][] {
-  const out: [string, ArrayLike<number>, Float64Array][] = [['/loss', [got.loss], flat(want.loss)]];
-  got.layers.forEach((layer, l) => {
-    for (const q of layerQuantities) out.push([`/layers/${l}/${q}`, layer[q], flat(want.layers[l][q])]);
-  });
-  out.push(['/inputGradient', got.inputGradient, flat(want.inputGradient)]);
-  return out;
-}
+const cases = goldenNetworks();
 
 /** A reference's gradients in the checker's input form. */
-function gradientsOf(fields: Fields): GivenGradients {
+function gradientsOf(fields: NetworkFields): GivenGradients {
   return {
     loss: fields.loss,
     layers: fields.layers.map((l) => ({
@@ -110,8 +44,9 @@ function check(c: NetworkCase, given: GivenGradients, rtol: number) {
 
 describe.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
   it(`every returned tensor and the loss are within ${TOLERANCE} of mpmath normwise`, () => {
-    const deviations = pairs(run(c.request), c.mpmath).map(
-      ([path, got, want]) => [path, maxNormDeviation(got, want)] as const,
+    const reference = quantities(c.mpmath);
+    const deviations = [...quantities(run(c.request))].map(
+      ([path, got]) => [path, maxNormDeviation(got, reference.get(path) ?? [])] as const,
     );
     expect(deviations.length).toBe(2 + 5 * c.request.layers.length);
     for (const [path, deviation] of deviations) expect(deviation, path).toBeLessThanOrEqual(TOLERANCE);
@@ -124,18 +59,20 @@ describe('saturated units (deep_saturated)', () => {
   it('where PyTorch float64 gives exactly 0 for a normal true value, ours is within 1e-6 relative of it', () => {
     const found: string[] = [];
     for (const c of deep) {
-      const got = pairs(run(c.request), c.mpmath);
-      const torch = pairs(run(c.request), c.expected).map(([, , t]) => t);
-      got.forEach(([path, ours, exact], q) => {
+      const exactAll = quantities(c.mpmath);
+      const torchAll = quantities(c.expected);
+      for (const [path, ours] of quantities(run(c.request))) {
+        const exact = exactAll.get(path) ?? [];
+        const torch = torchAll.get(path) ?? [];
         for (let i = 0; i < exact.length; i++) {
-          if (torch[q][i] !== 0 || Math.abs(exact[i]) < DBL_MIN) continue;
+          if (torch[i] !== 0 || Math.abs(exact[i]) < DBL_MIN) continue;
           found.push(`${path}/${i}`);
           const relative = Math.abs(ours[i] - exact[i]) / Math.abs(exact[i]);
           expect(relative, `${c.name} ${path}[${i}]: ours ${ours[i]}, exact ${exact[i]}`).toBeLessThanOrEqual(
             1e-6,
           );
         }
-      });
+      }
     }
     // The golden README's count: 9 entries of the two cases (so this test is not vacuous).
     expect(found).toHaveLength(9);
@@ -155,13 +92,13 @@ describe('saturated units (deep_saturated)', () => {
 
 describe('one layer is the output layer', () => {
   const outputCases = loadGolden<{
-    cases: { name: string; request: Request & Omit<LayerRequest, 'bias'> & { bias?: number[] } }[];
+    cases: { name: string; request: Omit<NetworkRequest, 'layers'> & LayerRequest }[];
   }>('output_layer.json').cases;
 
   it.each(outputCases.map((c) => [c.name, c.request] as const))('bit for bit: %s', (_n, request) => {
     const { x, targets, loss, reduction, weights, bias, activation, params } = request;
     const viaNetwork = run({ x, targets, loss, reduction, layers: [{ weights, bias, activation, params }] });
-    const layer = layerInput({ weights, bias, activation, params });
+    const layer = denseLayer({ weights, bias, activation, params });
     const xs = fromJson(x);
     const direct = outputLayer({
       ...layer,
