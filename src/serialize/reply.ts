@@ -22,11 +22,30 @@ export type EncodedReply =
   | { readonly format: 'json'; readonly body: string | Uint8Array }
   | { readonly format: 'binary'; readonly body: Uint8Array; readonly headerLength: number };
 
-/** The v1 JSON object, fields in order: one JSON.stringify over packed double arrays. */
+/**
+ * Puts value at a dotted field name: `layers.1.z` is object.layers[1].z (a part of digits indexes an array),
+ * so an operation with per-layer results names them as its binary outputs are named and the JSON nests them.
+ */
+function place(object: Record<string, unknown>, name: string, value: unknown): void {
+  if (!name.includes('.')) {
+    object[name] = value;
+    return;
+  }
+  const parts = name.split('.');
+  let at = object;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = at[parts[i]] ?? (/^\d+$/.test(parts[i + 1]) ? [] : {});
+    at[parts[i]] = next;
+    at = next as Record<string, unknown>;
+  }
+  at[parts[parts.length - 1]] = value;
+}
+
+/** The v1 JSON object, fields in order (dotted names nested): one JSON.stringify over packed double arrays. */
 export function replyJson(fields: readonly ReplyField[]): string {
   const object: Record<string, unknown> = {};
   for (const field of fields)
-    object[field.name] = 'value' in field ? field.value : nestedArray(field.data, field.dims);
+    place(object, field.name, 'value' in field ? field.value : nestedArray(field.data, field.dims));
   return JSON.stringify(object);
 }
 
