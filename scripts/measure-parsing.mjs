@@ -44,6 +44,16 @@ const cases = {
     headers: json,
     body: Buffer.concat([Buffer.from('{"z":'), nested(8_000_000, ''), Buffer.from('}')]),
   }),
+  'v1-empty-arrays-30MB': () => ({
+    url: '/v1/activations/sigmoid/forward',
+    headers: json,
+    body: Buffer.from(`{"z":[${'[],'.repeat(10_000_000)}[]]}`),
+  }),
+  'v1-one-element-rows-30MB': () => ({
+    url: '/v1/activations/sigmoid/forward',
+    headers: json,
+    body: Buffer.from(`{"z":[${'[0],'.repeat(7_500_000)}[0]]}`),
+  }),
   'v2-data-10000-deep': () => ({
     url: '/v2/models/sigmoid/infer',
     headers: json,

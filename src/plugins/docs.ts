@@ -27,7 +27,7 @@ Malformed JSON is a 400 \`malformed-json\` saying where (line, column, byte) and
 
 **Parsing limits** (every JSON body and binary JSON header, /v1 and /v2; checked while parsing, before anything
 is built; a 400 \`structure-limit\` naming the limit, \`{ error }\` on /v2): nesting depth
-${jsonLimits.maxDepth}, ${jsonLimits.maxKeysPerObject} keys in one object and ${jsonLimits.maxKeys.toLocaleString('en')} in the body, ${jsonLimits.maxStringBytes} bytes in
+${jsonLimits.maxDepth}, ${jsonLimits.maxContainers.toLocaleString('en')} arrays and objects in the body (a JSON batch \`[N][K]\` has N + 1), ${jsonLimits.maxKeysPerObject} keys in one object and ${jsonLimits.maxKeys.toLocaleString('en')} in the body, ${jsonLimits.maxStringBytes} bytes in
 one string (a key or a value, as written), ${jsonLimits.maxRank} dimensions in a tensor shape. Keys named \`__proto__\` or
 \`constructor\` are refused (400); of duplicate keys the last one counts, as in JSON.parse.
 

@@ -152,13 +152,22 @@ describe('scanJson says where and what', () => {
 });
 
 describe('scanJson limits', () => {
-  const { maxDepth, maxKeysPerObject, maxKeys, maxStringBytes } = jsonLimits;
+  const { maxDepth, maxContainers, maxKeysPerObject, maxKeys, maxStringBytes } = jsonLimits;
 
   it(`allows nesting ${maxDepth} deep and refuses one more, at the bracket that crosses it`, () => {
     expect(scan('['.repeat(maxDepth) + ']'.repeat(maxDepth))).toBeUndefined();
     const problem = scan(`{"z":${'['.repeat(4_000_000)}`) as JsonParseError;
     expect(problem).toMatchObject({ kind: 'limit', limit: 'maxDepth', offset: 5 + maxDepth - 1 });
     expect(problem.message).toMatch(/nesting deeper than 32/);
+  });
+
+  it(`allows ${maxContainers} arrays and objects in a body (a batch of a million rows) and refuses one more`, () => {
+    const rows = (n: number) => `{"z":[${'[0],'.repeat(n - 3)}[0]]}`;
+    expect(scan(rows(maxContainers))).toBeUndefined();
+    const problem = scan(rows(maxContainers + 1)) as JsonParseError;
+    expect(problem).toMatchObject({ kind: 'limit', limit: 'maxContainers' });
+    expect(problem.reason).toMatch(/^more than 1,048,576 arrays and objects/);
+    expect(scan(`[${'{},'.repeat(maxContainers)}{}]`)).toMatchObject({ limit: 'maxContainers' });
   });
 
   it(`allows ${maxKeysPerObject} keys in an object and refuses one more`, () => {

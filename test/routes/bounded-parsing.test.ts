@@ -92,6 +92,22 @@ describe('parsing limits: a 400 naming the limit, before the body is built', () 
     expect(grown).toBeLessThan(80 * 1024 * 1024);
   });
 
+  it('12 MB of empty arrays over HTTP: a 400 naming the container limit, memory flat', async () => {
+    const body = Buffer.from(`{"z":[${'[],'.repeat(4_000_000)}[]]}`);
+    const peakBefore = process.resourceUsage().maxRSS * 1024;
+    const res = await request(`${base}${forward}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const problem = (await res.body.json()) as { type: string; detail: string };
+    expect(res.statusCode).toBe(400);
+    expect(problem.type).toBe('urn:gradient-service:problem:structure-limit');
+    expect(problem.detail).toMatch(/more than 1,048,576 arrays and objects/);
+    // Today's main built four million arrays: +500 MB of peak RSS.
+    expect(process.resourceUsage().maxRSS * 1024 - peakBefore).toBeLessThan(100 * 1024 * 1024);
+  });
+
   it('the same body in the worker pool: refused there, the pool still answers', async () => {
     const body = `{"z":[0.5],"params":${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}${' '.repeat(800_000)}}`;
     expectProblem(await post(offloaded, elu, body), 400, 'structure-limit');
@@ -164,5 +180,61 @@ describe('binary bodies: the JSON header is parsed with the same limits', () => 
     });
     const problem = expectProblem(await binary(header), 400, 'structure-limit');
     expect(problem.detail).toMatch(/shape has 5000 dimensions; at most 16 are allowed/);
+  });
+});
+
+describe('/v2: the same limits, as { error }', () => {
+  const infer = (body: string) =>
+    inline.inject({
+      method: 'POST',
+      url: '/v2/models/sigmoid/infer',
+      headers: { 'content-type': 'application/json' },
+      payload: body,
+    });
+  const input = (fields: string) => `{"inputs":[{"name":"z","datatype":"FP64",${fields}}]}`;
+  const nested = (depth: number) => `${'['.repeat(depth)}0${']'.repeat(depth)}`;
+
+  async function expectV2Error(body: string, pattern: RegExp) {
+    const res = await infer(body);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const { error } = res.json() as { error: string };
+    expect(error).toMatch(pattern);
+    expect(res.body.length).toBeLessThan(1024);
+  }
+
+  it('data nested 10,000 deep: 400 naming the depth limit (was a 500: stack overflow)', async () => {
+    await expectV2Error(
+      input(`"shape":[1],"data":${nested(10_000)}`),
+      /beyond a parsing limit: nesting deeper than 32/,
+    );
+  });
+
+  it('[0, <one element nested 5,000 deep>]: 400 (was a 500)', async () => {
+    await expectV2Error(input(`"shape":[2],"data":[0,${nested(5_000)}]`), /nesting deeper than 32/);
+  });
+
+  it(`a shape of 5,000 dimensions: 400 naming the rank limit (was accepted); rank ${jsonLimits.maxRank} is fine`, async () => {
+    await expectV2Error(
+      input(`"shape":[${Array(5000).fill(1).join(',')}],"data":[0]`),
+      /shape has 5000 dimensions; at most 16 are allowed/,
+    );
+    const res = await infer(input(`"shape":[${Array(jsonLimits.maxRank).fill(1).join(',')}],"data":[0]`));
+    expect(res.statusCode, res.body).toBe(200);
+  });
+
+  it('100,000 unknown parameters: a small 400 (was a 5.5 MB error string)', async () => {
+    const parameters = Array.from({ length: 100_000 }, (_, i) => `"p${i}":1`).join(',');
+    await expectV2Error(
+      `{"parameters":{${parameters}},"inputs":[{"name":"z","datatype":"FP64","shape":[1],"data":[0]}]}`,
+      /more than 1000 keys in one object/,
+    );
+  });
+
+  it('malformed JSON says where', async () => {
+    await expectV2Error(
+      '{"inputs": [1, 2,]}',
+      /not valid JSON: expected a value .* at line 1, column 18 \(byte 17\)/,
+    );
   });
 });
