@@ -49,6 +49,11 @@ const cases = {
     headers: json,
     body: Buffer.from(`{"z":[${'[],'.repeat(10_000_000)}[]]}`),
   }),
+  'v1-16M-numbers-32MB': () => ({
+    url: '/v1/activations/sigmoid/forward',
+    headers: json,
+    body: Buffer.from(`{"z":[${'0,'.repeat(16_000_000)}0]}`),
+  }),
   'v1-one-element-rows-30MB': () => ({
     url: '/v1/activations/sigmoid/forward',
     headers: json,

@@ -3,10 +3,8 @@
  * problem+json and /v2 `{ error }` body under 16 KiB, whatever the client sent.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
-import { boundedIssues, clipText, errorBodyBudget, maxErrorBodyBytes } from '../../src/plugins/error-size.js';
-import { buildTestApp, expectProblem, post } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { boundedIssues, clipText, errorBodyBudget } from '../../src/plugins/error-size.js';
 
 const jsonBytes = (text: string) => Buffer.byteLength(JSON.stringify(text)) - 2;
 
