@@ -115,7 +115,7 @@ async function serviceVsEcho(service: Server, echo: Server): Promise<HttpRow[]> 
     const [s, e] = await alternate(
       [
         { ...base, url: `${service.url}${c.path}`, seconds },
-        { ...base, url: `${echo.url}/echo`, seconds },
+        { ...base, url: `${echo.url}/echo/${c.op}`, seconds },
       ],
       plan.rounds,
       plan.warmup,

@@ -18,14 +18,17 @@ export function tooManyElements(what: string, count: number, limit: number): Htt
 
 export default fp(
   async (app: FastifyInstance, options: { maxElements: number }) => {
-    app.addHook('preValidation', async (request) => {
-      const body = request.body;
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
-      for (const [field, value] of Object.entries(body)) {
+    // Callback style, not async, and no entries array: it runs on every request.
+    app.addHook('preValidation', (request, _reply, done) => {
+      const body = request.body as Record<string, unknown> | null | undefined;
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) return done();
+      for (const field in body) {
+        const value = body[field];
         if (!Array.isArray(value)) continue;
         const count = elementCount(value as JsonTensor);
-        if (count > options.maxElements) throw tooManyElements(field, count, options.maxElements);
+        if (count > options.maxElements) return done(tooManyElements(field, count, options.maxElements));
       }
+      done();
     });
   },
   { name: 'element-limit' },

@@ -1,17 +1,33 @@
 /**
  * GET /metrics in the Prometheus text format, from a registry of this app's own (tests build many apps
  * in one process; the global registry would mix them): request counts and latency per route and status
- * (fastify-metrics' histogram), requests in flight, prom-client's process and event-loop metrics, and
+ * (http_request_duration_seconds), requests in flight, prom-client's process and event-loop metrics, and
  * gradient_elements_computed_total.
+ *
+ * Per request this costs one listener and a few additions: every route gets, once when it is declared, its
+ * own onRequest hook and its own counters (so nothing reads request.routeOptions, which builds an object per
+ * call, and no label set is hashed per request); the latency histogram keeps its buckets in a typed array per
+ * (route, status); prom-client reads everything at scrape time only.
  *
  * Under node:cluster each worker keeps its own counters, and a scrape lands on one worker: the worker asks
  * the primary, which sums every worker's registry (prom-client's AggregatorRegistry, see lifecycle.ts).
  */
 import cluster from 'node:cluster';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import fastifyMetricsModule from 'fastify-metrics';
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import client, { AggregatorRegistry, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricType,
+  type MetricValueWithName,
+  Registry,
+} from 'prom-client';
 import { type Job, resultElements } from '../operations/index.js';
 
 declare module 'fastify' {
@@ -22,10 +38,6 @@ declare module 'fastify' {
 }
 
 export const metricsPath = '/metrics';
-
-// A CommonJS module whose plugin is its `default` property: under node's ESM interop the default import is
-// the whole module.exports.
-const fastifyMetrics = fastifyMetricsModule.default;
 
 /** IPC between a worker's /metrics and the primary (lifecycle.ts answers). */
 export const clusterMetricsRequest = 'gradient-service:metrics-request';
@@ -61,56 +73,262 @@ function askPrimary(timeoutMs = 5000): Promise<string> {
   });
 }
 
+/** Latency observations of one (method, route, status): bucket counts (not cumulative), sum and count. */
+class LatencySeries {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Readonly<Record<'method' | 'route' | 'status_code', string>>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(seconds: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && seconds > bounds[i]) i++;
+    // Beyond the last bound only +Inf (the count) holds it.
+    if (i < bounds.length) this.counts[i]++;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
+// prom-client's typings declare an enum, but at run time (and in the text format) the type is this string.
+const histogramType = 'histogram' as unknown as MetricType;
+
+type LatencyLabels = 'method' | 'route' | 'status_code';
+/** A sample as prom-client's histogram hands it to the registry: its own labels apart from the series' labels. */
+type Sample = MetricValueWithName<string> & { sharedLabels: LatencySeries['labels'] };
+
+/**
+ * prom-client's histogram, its observations kept in LatencySeries instead of its label-hashed map: observing is
+ * a few additions on the series a route already holds. getForPromString() (what Registry formats) and get()
+ * (what AggregatorRegistry sums across cluster workers) render the series as prom-client's own histogram does.
+ */
+class LatencyHistogram extends Histogram<LatencyLabels> {
+  private readonly series: LatencySeries[] = [];
+
+  constructor(
+    private readonly spec: { name: string; help: string; buckets: readonly number[] },
+    registry: Registry,
+  ) {
+    super({
+      ...spec,
+      buckets: [...spec.buckets],
+      labelNames: ['method', 'route', 'status_code'],
+      registers: [registry],
+    });
+  }
+
+  seriesFor(labels: LatencySeries['labels']): LatencySeries {
+    const series = new LatencySeries(labels, this.spec.buckets);
+    this.series.push(series);
+    return series;
+  }
+
+  override reset(): void {
+    // Routes hold their series: zero them rather than drop them. (Histogram's constructor runs before the field.)
+    for (const s of this.series ?? []) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
+
+  getForPromString(): MetricObjectWithValues<Sample> {
+    const { name, help, buckets } = this.spec;
+    const values: Sample[] = [];
+    for (const s of this.series) {
+      if (s.count === 0) continue;
+      let cumulative = 0;
+      for (const [i, le] of buckets.entries()) {
+        cumulative += s.counts[i];
+        values.push({
+          labels: { le },
+          value: cumulative,
+          metricName: `${name}_bucket`,
+          sharedLabels: s.labels,
+        });
+      }
+      values.push(
+        { labels: { le: '+Inf' }, value: s.count, metricName: `${name}_bucket`, sharedLabels: s.labels },
+        { labels: {}, value: s.sum, metricName: `${name}_sum`, sharedLabels: s.labels },
+        { labels: {}, value: s.count, metricName: `${name}_count`, sharedLabels: s.labels },
+      );
+    }
+    return { name, help, type: histogramType, values, aggregator: 'sum', collect: () => {} };
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValueWithName<LatencyLabels | 'le'>>> {
+    const data = this.getForPromString();
+    return {
+      ...data,
+      values: data.values.map(({ sharedLabels, ...v }) => ({
+        ...v,
+        labels: { ...v.labels, ...sharedLabels },
+      })),
+    };
+  }
+}
+
+/** What one route counts, created once when the route is declared: its latency series per status code. */
+class RouteMetrics {
+  private readonly byStatus = new Map<number, LatencySeries>();
+  /** Numbers in the result tensors of this route's successful compute requests. */
+  elements = 0;
+  constructor(
+    readonly method: string,
+    readonly route: string,
+    readonly owner: AppMetrics,
+  ) {}
+
+  latency(status: number): LatencySeries {
+    let series = this.byStatus.get(status);
+    if (!series) {
+      series = this.owner.latency.seriesFor({
+        method: this.method,
+        route: this.route,
+        status_code: String(status),
+      });
+      this.byStatus.set(status, series);
+    }
+    return series;
+  }
+}
+
+/** One app's counters (tests build several apps in one process). */
+interface AppMetrics {
+  readonly latency: LatencyHistogram;
+  readonly routes: Map<string, RouteMetrics>;
+  inFlight: number;
+}
+
+const routeKey = (method: string, url: string) => `${method} ${url}`;
+
+// Per request, on the raw response (the one object the response's 'close' listener gets): its app's counters,
+// when it arrived, the Fastify request (for a request answered before its route's hooks ran), and the route's
+// counters once its route-level hook ran (also on the Fastify request, for countResult).
+const appMetrics = Symbol('metrics.app');
+const arrivedAt = Symbol('metrics.arrivedAt');
+const fastifyRequest = Symbol('metrics.request');
+const routeMetrics = Symbol('metrics.route');
+interface TrackedResponse extends ServerResponse {
+  [appMetrics]: AppMetrics;
+  [arrivedAt]: number;
+  [fastifyRequest]: FastifyRequest;
+  [routeMetrics]?: RouteMetrics;
+}
+type TrackedRequest = FastifyRequest & { [routeMetrics]?: RouteMetrics };
+
+/**
+ * The response's 'close' fires once, whether it finished or the client went away (onResponse may not): the
+ * request leaves the in-flight count then. A response that was sent whole (ended) is one latency sample of its
+ * route and status; one the client left before is not (what would its status be?). A module-level function with `this`, so
+ * that no closure is made per request.
+ */
+function onResponseClosed(this: TrackedResponse): void {
+  const metrics = this[appMetrics];
+  metrics.inFlight--;
+  if (!this.writableEnded) return;
+  let route = this[routeMetrics];
+  if (route === undefined) {
+    // Answered before the route's own hooks ran (401, 429, 503 from a global hook): look the route up once.
+    const { method, url } = this[fastifyRequest].routeOptions;
+    if (url === undefined || method === undefined) return;
+    route = metrics.routes.get(routeKey(String(method), url));
+    if (route === undefined) return;
+  }
+  route.latency(this.statusCode).observe((performance.now() - this[arrivedAt]) / 1000);
+}
+
 export default fp(
   async (app: FastifyInstance) => {
     const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
 
-    await app.register(fastifyMetrics, {
-      promClient: client,
-      // Served below, from this registry only (fastify-metrics' own route would merge in the global one).
-      endpoint: null,
-      defaultMetrics: { enabled: true, register: registry },
-      routeMetrics: {
-        // The histogram's _count is the request count; a summary's quantiles cannot be summed across pods.
-        enabled: { histogram: true, summary: false },
-        overrides: {
-          histogram: {
-            name: 'http_request_duration_seconds',
-            help: 'Request duration in seconds, by method, route pattern and status code',
-            buckets: latencyBuckets,
-            registers: [registry],
-          },
-          // Disabled above, but fastify-metrics creates it anyway: keep it out of the global registry.
-          summary: { registers: [registry] },
+    const metrics: AppMetrics = {
+      // The histogram's _count is the request count; a summary's quantiles could not be summed across pods.
+      latency: new LatencyHistogram(
+        {
+          name: 'http_request_duration_seconds',
+          help: 'Request duration in seconds, by method, route pattern and status code',
+          buckets: latencyBuckets,
         },
-      },
-    });
+        registry,
+      ),
+      routes: new Map(),
+      inFlight: 0,
+    };
 
-    const inFlight = new client.Gauge({
+    new Gauge({
       name: 'http_requests_in_flight',
       help: 'Requests received and not yet answered',
       registers: [registry],
       // Each worker has its own in-flight count; the cluster total is their sum.
       aggregator: 'sum',
-    });
-    // Callback style, not async: no promise per request.
-    app.addHook('onRequest', (_request, reply, done) => {
-      inFlight.inc();
-      // The response's 'close' fires once whether it finished or the client went away (onResponse may not).
-      reply.raw.once('close', () => inFlight.dec());
-      done();
+      collect() {
+        this.set(metrics.inFlight);
+      },
     });
 
-    const elements = new client.Counter({
+    new Counter({
       name: 'gradient_elements_computed_total',
       help: 'Numbers in the result tensors of successful compute requests (/v1 and /v2), by route pattern',
       labelNames: ['route'],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const route of metrics.routes.values())
+          if (route.elements > 0) this.inc({ route: route.route }, route.elements);
+      },
     });
+
+    // Every request, matched or not: in flight from here until its response closes. Registered before the
+    // plugins whose hooks may answer early (auth, overload), so that those answers are counted too.
+    app.addHook('onRequest', (request, reply, done) => {
+      const res = reply.raw as TrackedResponse;
+      res[appMetrics] = metrics;
+      res[fastifyRequest] = request;
+      res[arrivedAt] = performance.now();
+      metrics.inFlight++;
+      res.on('close', onResponseClosed);
+      done();
+    });
+
+    // Each route gets its counters when it is declared, and a hook that hands them to its requests.
+    app.addHook('onRoute', (route) => {
+      const byMethod = new Map<string, RouteMetrics>();
+      for (const method of ([] as string[]).concat(route.method)) {
+        const counters = new RouteMetrics(method, route.url, metrics);
+        metrics.routes.set(routeKey(method, route.url), counters);
+        byMethod.set(method, counters);
+      }
+      const [only] = byMethod.values();
+      const hook: onRequestHookHandler =
+        byMethod.size === 1
+          ? (request, reply, done) => {
+              (request as TrackedRequest)[routeMetrics] = only;
+              (reply.raw as TrackedResponse)[routeMetrics] = only;
+              done();
+            }
+          : (request, reply, done) => {
+              const counters = byMethod.get(request.method);
+              (request as TrackedRequest)[routeMetrics] = counters;
+              (reply.raw as TrackedResponse)[routeMetrics] = counters;
+              done();
+            };
+      // A new array: Fastify's HEAD twin of a GET route starts from a shallow copy of the same options.
+      route.onRequest = [hook, ...([] as onRequestHookHandler[]).concat(route.onRequest ?? [])];
+    });
+
     // Called once per successful compute request: from the one function every /v1 operation route replies
     // through (routes/support.ts) and from /v2 inference (routes/v2.ts).
     app.decorate('countResult', (request: FastifyRequest, job: Job) => {
-      elements.inc({ route: request.routeOptions.url ?? 'unknown' }, resultElements(job));
+      const route = (request as TrackedRequest)[routeMetrics];
+      if (route) route.elements += resultElements(job);
     });
 
     if (cluster.isWorker) {

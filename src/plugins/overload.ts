@@ -1,19 +1,22 @@
 /**
- * Load shedding with @fastify/under-pressure: while the event loop's mean delay or the heap in use is over
- * its threshold (MAX_EVENT_LOOP_DELAY_MS, MAX_HEAP_USED_BYTES; 0 = off), a request is answered at once with
- * a 503 problem and Retry-After, instead of waiting in a queue that only grows. /healthz stays 200 (the
- * process is alive: restarting it would lose the work in progress), /readyz turns 503 (the pod leaves the
- * Service until it recovers), and /metrics keeps answering, since that is when it is wanted most.
+ * Load shedding: while the event loop's mean delay or the heap in use is over its threshold
+ * (MAX_EVENT_LOOP_DELAY_MS, MAX_HEAP_USED_BYTES; 0 = off), a request is answered at once with a 503 problem
+ * and Retry-After, instead of waiting in a queue that only grows. /healthz stays 200 (the process is alive:
+ * restarting it would lose the work in progress), /readyz turns 503 (the pod leaves the Service until it
+ * recovers), and /metrics keeps answering, since that is when it is wanted most.
+ *
+ * The measuring runs on a timer (every sampleIntervalMs), not per request: it leaves the reason to shed, or
+ * none, in one variable, and the per-request hook reads that variable and nothing else while all is well.
  */
-import underPressure from '@fastify/under-pressure';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpProblem } from './problem.js';
 
 export interface OverloadOptions {
   maxEventLoopDelayMs: number;
   maxHeapUsedBytes: number;
-  /** How often delay and heap are sampled (under-pressure's sampleInterval); tests shorten it. */
+  /** How often delay and heap are sampled; tests shorten it. */
   sampleIntervalMs?: number;
   /** Seconds a shed client is told to wait. */
   retryAfterSeconds?: number;
@@ -21,29 +24,58 @@ export interface OverloadOptions {
 
 const alwaysServed = new Set(['/healthz', '/metrics']);
 
+/** The delay histogram's timer period: its own lateness is this much, and is not the loop's delay. */
+const resolutionMs = 10;
+
 export default fp(
   async (app: FastifyInstance, options: OverloadOptions) => {
     const { maxEventLoopDelayMs, maxHeapUsedBytes } = options;
-    // Without thresholds there is nothing to watch; skip the sampling timer and the delay histogram.
+    // Without thresholds there is nothing to watch: no timer, no hook.
     if (maxEventLoopDelayMs <= 0 && maxHeapUsedBytes <= 0) return;
     const retryAfter = String(options.retryAfterSeconds ?? 10);
 
-    await app.register(underPressure, {
-      maxEventLoopDelay: maxEventLoopDelayMs,
-      maxHeapUsedBytes,
-      sampleInterval: options.sampleIntervalMs ?? 1000,
-      // Called only while over a threshold; resolving lets the request through, throwing answers it.
-      pressureHandler: async (request: FastifyRequest, _reply, type, value) => {
-        const path = request.routeOptions.url ?? request.url.split('?')[0];
-        if (alwaysServed.has(path)) return;
-        const measured =
-          type === 'heapUsedBytes'
-            ? `heap in use ${Math.round(value ?? 0)} bytes > MAX_HEAP_USED_BYTES ${maxHeapUsedBytes}`
-            : `event-loop delay ${Math.round(value ?? 0)} ms > MAX_EVENT_LOOP_DELAY_MS ${maxEventLoopDelayMs}`;
-        throw new HttpProblem(503, 'not-ready', `Overloaded (${measured}); retry later.`, undefined, {
+    const delay = monitorEventLoopDelay({ resolution: resolutionMs });
+    delay.enable();
+    /** Why requests are shed now (the measured value against its threshold), or undefined. */
+    let overloaded: string | undefined;
+
+    const intervalMs = options.sampleIntervalMs ?? 1000;
+    let lastSample = performance.now();
+    const sample = () => {
+      const now = performance.now();
+      // With no delay sample in the interval, the loop never got to the histogram's timer: take how late this
+      // timer itself ran instead (NaN, or infinity, would shed on a single long request).
+      const meanDelayMs =
+        delay.count > 0
+          ? Math.max(0, delay.mean / 1e6 - resolutionMs)
+          : Math.max(0, now - lastSample - intervalMs);
+      lastSample = now;
+      delay.reset();
+      const heapUsed = maxHeapUsedBytes > 0 ? process.memoryUsage().heapUsed : 0;
+      if (maxEventLoopDelayMs > 0 && meanDelayMs > maxEventLoopDelayMs)
+        overloaded = `event-loop delay ${Math.round(meanDelayMs)} ms > MAX_EVENT_LOOP_DELAY_MS ${maxEventLoopDelayMs}`;
+      else if (maxHeapUsedBytes > 0 && heapUsed > maxHeapUsedBytes)
+        overloaded = `heap in use ${heapUsed} bytes > MAX_HEAP_USED_BYTES ${maxHeapUsedBytes}`;
+      else overloaded = undefined;
+    };
+    const timer = setInterval(sample, intervalMs);
+    // The sampler alone must not keep the process alive.
+    timer.unref();
+    app.addHook('onClose', (_app, done) => {
+      clearInterval(timer);
+      delay.disable();
+      done();
+    });
+
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (overloaded === undefined) return done();
+      const path = request.routeOptions.url ?? request.url.split('?')[0];
+      if (alwaysServed.has(path)) return done();
+      done(
+        new HttpProblem(503, 'not-ready', `Overloaded (${overloaded}); retry later.`, undefined, {
           'retry-after': retryAfter,
-        });
-      },
+        }),
+      );
     });
   },
   { name: 'overload' },

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { register as globalRegistry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
@@ -51,6 +52,78 @@ describe('/metrics', () => {
     });
     expect(inf).toBe(3);
     expect(text).toContain('# TYPE http_request_duration_seconds histogram');
+  });
+
+  it('renders each series as a Prometheus histogram: cumulative buckets, +Inf = _count, a sum', async () => {
+    for (let i = 0; i < 4; i++) await app.inject({ method: 'GET', url: '/v1/activations' });
+    const text = await scrape();
+    const labels = { method: 'GET', route: '/v1/activations', status_code: '200' };
+    const count = sample(text, 'http_request_duration_seconds_count', labels) ?? 0;
+    expect(count).toBeGreaterThanOrEqual(4);
+    const buckets = ['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1']
+      .concat(['2.5', '5', '10', '+Inf'])
+      .map((le) => sample(text, 'http_request_duration_seconds_bucket', { ...labels, le }));
+    for (const [i, b] of buckets.entries()) {
+      expect(b, `bucket ${i}`).toBeDefined();
+      if (i > 0) expect(b).toBeGreaterThanOrEqual(buckets[i - 1] ?? 0);
+    }
+    expect(buckets.at(-1)).toBe(count);
+    expect(sample(text, 'http_request_duration_seconds_sum', labels)).toBeGreaterThan(0);
+    // A GET route's automatic HEAD twin is its own series, not a second count of the GET.
+    await app.inject({ method: 'HEAD', url: '/v1/activations' });
+    const after = await scrape();
+    expect(sample(after, 'http_request_duration_seconds_count', labels)).toBe(count);
+    expect(
+      sample(after, 'http_request_duration_seconds_count', { ...labels, method: 'HEAD' }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('counts requests answered by a global hook (401 without a key) under their route', async () => {
+    const guarded = await buildTestApp({ apiKeys: ['k'.repeat(32)] });
+    try {
+      for (let i = 0; i < 2; i++)
+        expect((await post(guarded, '/v1/activations/relu/forward', { z: [1] })).statusCode).toBe(401);
+      const text = (await guarded.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(
+        sample(text, 'http_request_duration_seconds_count', {
+          method: 'POST',
+          route: '/v1/activations/:name/forward',
+          status_code: '401',
+        }),
+      ).toBe(2);
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it('a request whose client goes away leaves the in-flight count and is no latency sample', async () => {
+    const server = await buildTestApp();
+    try {
+      await server.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = server.server.address() as { port: number };
+      const scrapeOver = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      // Headers and part of a body: the request is in flight, waiting for the rest.
+      const socket = connect(port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        'POST /v1/activations/relu/forward HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 100\r\n\r\n{"z": [1',
+      );
+      const inFlight = async (n: number) => {
+        for (let i = 0; i < 100; i++) {
+          // The scrape is itself one request in flight.
+          if (sample(await scrapeOver(), 'http_requests_in_flight') === n + 1) return true;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        return false;
+      };
+      expect(await inFlight(1)).toBe(true);
+      socket.destroy();
+      expect(await inFlight(0)).toBe(true);
+      expect(await scrapeOver()).not.toContain('route="/v1/activations/:name/forward"');
+    } finally {
+      await server.close();
+    }
   });
 
   it('labels unknown paths by nothing at all (no cardinality from scanners)', async () => {
