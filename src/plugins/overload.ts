@@ -35,7 +35,6 @@ export default fp(
     const retryAfter = String(options.retryAfterSeconds ?? 10);
 
     const delay = monitorEventLoopDelay({ resolution: resolutionMs });
-    delay.enable();
     /** Why requests are shed now (the measured value against its threshold), or undefined. */
     let overloaded: string | undefined;
 
@@ -58,9 +57,16 @@ export default fp(
         overloaded = `heap in use ${heapUsed} bytes > MAX_HEAP_USED_BYTES ${maxHeapUsedBytes}`;
       else overloaded = undefined;
     };
-    const timer = setInterval(sample, intervalMs);
-    // The sampler alone must not keep the process alive.
-    timer.unref();
+    let timer: NodeJS.Timeout | undefined;
+    // From ready on: loading the app (modules compiled, plugins registered) blocks the loop, and is no load.
+    app.addHook('onReady', (done) => {
+      delay.enable();
+      lastSample = performance.now();
+      timer = setInterval(sample, intervalMs);
+      // The sampler alone must not keep the process alive.
+      timer.unref();
+      done();
+    });
     app.addHook('onClose', (_app, done) => {
       clearInterval(timer);
       delay.disable();
