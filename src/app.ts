@@ -2,11 +2,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
-import { redactedPaths, timeoutOptions } from './http-options.js';
+import { lingerMaxBytes, maxParamLength, redactedPaths, timeoutOptions } from './http-options.js';
 import auth from './plugins/auth.js';
 import binaryTensor from './plugins/binary-tensor.js';
+import { clientErrorHandler, frameworkErrors, rememberingRequestId } from './plugins/client-errors.js';
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
+import linger from './plugins/linger.js';
 import metrics from './plugins/metrics.js';
 import overload from './plugins/overload.js';
 import problem from './plugins/problem.js';
@@ -52,8 +54,12 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
     },
     ...timeoutOptions(config),
     bodyLimit: config.bodyLimit,
-    genReqId,
+    genReqId: rememberingRequestId(genReqId),
     requestIdHeader: false,
+    // Errors decided before a route: in the same shapes as every other error (client-errors.ts).
+    clientErrorHandler,
+    frameworkErrors,
+    routerOptions: { maxParamLength },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     ajv: {
       // No coercion ("3" is not 3) and no silent stripping (a typo'd field is a 400). allErrors stays
@@ -73,6 +79,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
 
   await app.register(requestId);
   await app.register(problem);
+  await app.register(linger, { maxBytes: lingerMaxBytes(config) });
   await app.register(metrics);
   await app.register(overload, {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,

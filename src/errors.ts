@@ -29,8 +29,16 @@ export const errorCodes = {
   'elementwise-activation':
     'An elementwise activation has a diagonal Jacobian: use its /derivative route, not /jacobian or /vjp.',
   'non-finite-result': 'The result is not finite in float64 (overflow, or a log of a value <= 0).',
-  'not-found': 'No route has this path.',
+  'not-found': 'No route has this path (paths have no trailing slash: /healthz, not /healthz/).',
   'method-not-allowed': 'The path exists, but not with this method (see the Allow header).',
+  'bad-url': 'The path is not valid percent-encoding (such as %E0%A4%A).',
+  'uri-too-long':
+    'The request line is longer than the 16 KiB the server reads of a request head, or a path segment is longer than 100 characters.',
+  'headers-too-large': 'The request line and headers together are longer than 16 KiB.',
+  'malformed-request':
+    'The request is not valid HTTP/1.1 (such as Content-Length together with Transfer-Encoding, or a bad request line).',
+  'request-timeout':
+    'The request did not arrive in time: its headers within HEADERS_TIMEOUT_MS, the whole request within REQUEST_TIMEOUT_MS.',
   'not-ready': 'The service is shutting down or overloaded; retry elsewhere or later (see Retry-After).',
   unauthorized: 'API keys are configured and the request has no valid Authorization: Bearer <key>.',
   'rate-limited':

@@ -40,3 +40,15 @@ export const redactedPaths = [
   'headers.authorization',
   'headers.cookie',
 ];
+
+/** The router's limit on one path parameter (Fastify's default, named here because the 414 says it). */
+export const maxParamLength = 100;
+
+/**
+ * How much of a body is read and discarded after an early answer (a 413, 401, 404 sent while the body
+ * still arrives), so that the client gets the answer rather than a reset: four times BODY_LIMIT, at least
+ * 1 MiB. A body declared larger is not read: the connection is closed after the answer.
+ */
+export function lingerMaxBytes(config: AppConfig): number {
+  return Math.max(4 * config.bodyLimit, 1_048_576);
+}

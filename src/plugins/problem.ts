@@ -241,19 +241,72 @@ export function logError(request: FastifyRequest, error: unknown, classified: Se
   else request.log.info({ problem: classified.code, detail: classified.detail }, 'request rejected');
 }
 
-/** The problem+json renderer. */
-export function sendProblem(reply: FastifyReply, problem: ServiceError): FastifyReply {
-  const body: ProblemBody = {
+/** The /v2 surface (Open Inference Protocol) answers errors as `{ error }`; every other path as problem+json. */
+export const isV2Path = (path: string): boolean => path === '/v2' || path.startsWith('/v2/');
+
+/** The path of a request URL, without its query. */
+export const pathOf = (url: string): string => url.split('?')[0];
+
+// A path echoed in an error can be 16 KiB long (all that node reads of a request head): echo its start only,
+// so that every error body stays small.
+const maxEchoedPath = 256;
+export const shownPath = (path: string): string =>
+  path.length <= maxEchoedPath ? path : `${path.slice(0, maxEchoedPath)}\u2026 (${path.length} characters)`;
+
+/** The problem+json body of `problem` for the request at `path` (`instance`), with its request id. */
+function problemBody(problem: ServiceError, path: string, requestId: string): ProblemBody {
+  return {
     type: problemTypePrefix + problem.code,
     title: STATUS_CODES[problem.status] ?? 'Error',
     status: problem.status,
     detail: problem.detail,
-    instance: reply.request.url.split('?')[0],
-    requestId: reply.request.id,
+    instance: path.length <= maxEchoedPath ? path : path.slice(0, maxEchoedPath),
+    requestId,
     ...(problem.errors ? { errors: problem.errors } : {}),
   };
+}
+
+/** The { error } body of the Open Inference Protocol (/v2). */
+const inferenceErrorBody = (error: ServiceError) => ({ error: error.detail });
+
+/** The problem+json renderer. */
+export function sendProblem(reply: FastifyReply, problem: ServiceError): FastifyReply {
   if (problem.headers) reply.headers(problem.headers);
-  return reply.code(problem.status).type('application/problem+json; charset=utf-8').send(body);
+  return reply
+    .code(problem.status)
+    .type('application/problem+json; charset=utf-8')
+    .send(problemBody(problem, pathOf(reply.request.url), reply.request.id));
+}
+
+/** The /v2 renderer: the protocol's { error }. */
+export function sendInferenceError(reply: FastifyReply, error: ServiceError): FastifyReply {
+  if (error.headers) reply.headers(error.headers);
+  return reply.code(error.status).type('application/json; charset=utf-8').send(inferenceErrorBody(error));
+}
+
+/** Sends `error` in the shape of the request's surface: for answers decided before a route (routing, bad URLs). */
+export const sendSurfaceError = (reply: FastifyReply, error: ServiceError): FastifyReply =>
+  isV2Path(pathOf(reply.request.url)) ? sendInferenceError(reply, error) : sendProblem(reply, error);
+
+/**
+ * The body and media type of `error` on the surface `path` belongs to, for an answer written on the raw
+ * socket (malformed HTTP, the request timeout). Without a path (the request line never arrived whole),
+ * `instance` names the occurrence by its id.
+ */
+export function renderError(
+  error: ServiceError,
+  path: string | undefined,
+  requestId: string,
+): { contentType: string; body: string } {
+  if (path !== undefined && isV2Path(path))
+    return {
+      contentType: 'application/json; charset=utf-8',
+      body: JSON.stringify(inferenceErrorBody(error)),
+    };
+  return {
+    contentType: 'application/problem+json; charset=utf-8',
+    body: JSON.stringify(problemBody(error, path ?? `urn:uuid:${requestId}`, requestId)),
+  };
 }
 
 /** The routes of the app as [method, path regex], for telling 405 from 404. */
@@ -265,7 +318,7 @@ function routeMatcher(app: FastifyInstance) {
       .split('/')
       .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
       .join('/');
-    routes.push({ methods, pattern: new RegExp(`^${source}/?$`) });
+    routes.push({ methods, pattern: new RegExp(`^${source}$`) });
   });
   return (path: string) =>
     [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
@@ -281,21 +334,31 @@ export default fp(
       return sendProblem(reply, problem);
     });
 
+    // One not-found handler for both surfaces (a 405 names the allowed methods on /v2 too). A trailing slash is
+    // a different path: /healthz/ is a 404 that names /healthz, not a 405 (see README, Errors).
     app.setNotFoundHandler((request, reply) => {
-      const path = request.url.split('?')[0];
+      const path = pathOf(request.url);
       const allow = allowedMethods(path);
       if (allow.length)
-        return sendProblem(
+        return sendSurfaceError(
           reply,
           new ServiceError(
             405,
             'method-not-allowed',
-            `${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}.`,
+            `${request.method} is not allowed on ${shownPath(path)}; allowed: ${allow.join(', ')}.`,
             undefined,
             { allow: allow.join(', ') },
           ),
         );
-      return sendProblem(reply, new ServiceError(404, 'not-found', `No route ${request.method} ${path}.`));
+      const withoutSlash = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : undefined;
+      const hint =
+        withoutSlash !== undefined && allowedMethods(withoutSlash).length
+          ? ` Paths have no trailing slash: ${shownPath(withoutSlash)} exists.`
+          : '';
+      return sendSurfaceError(
+        reply,
+        new ServiceError(404, 'not-found', `No route ${request.method} ${shownPath(path)}.${hint}`),
+      );
     });
   },
   { name: 'problem' },

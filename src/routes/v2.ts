@@ -6,7 +6,7 @@
  */
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import {
   assembleBody,
   BinaryTensorError,
@@ -22,7 +22,7 @@ import {
 import { NonFiniteResultError, ServiceError, TooManyElementsError } from '../errors.js';
 import { jobSize, prepareJob, runJob, type TensorValue } from '../operations/index.js';
 import { openapiInfo } from '../plugins/docs.js';
-import { classifyError, logError } from '../plugins/problem.js';
+import { classifyError, logError, sendInferenceError } from '../plugins/problem.js';
 import {
   inferSchema,
   liveSchema,
@@ -156,11 +156,6 @@ function outputChoices(
 }
 
 /** The protocol's renderer of a classified error: `{ "error": message }`, application/json. */
-function sendError(reply: FastifyReply, error: ServiceError) {
-  if (error.headers) reply.headers(error.headers);
-  return reply.code(error.status).type('application/json; charset=utf-8').send({ error: error.detail });
-}
-
 /** The path's model and version: route-level onRequest, so an unknown model is a 404 before the body is read. */
 const knownModel: onRequestHookHandler = (request, _reply, done) => {
   try {
@@ -178,15 +173,10 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler((error, request, reply) => {
     const classified = classifyError(error, request);
     logError(request, error, classified);
-    return sendError(reply, classified);
+    return sendInferenceError(reply, classified);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      new ServiceError(404, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+  // No not-found handler here: problem.ts's answers /v2 paths as { error }, with the 405 and its Allow header.
 
   // The JSON header, then binary data when Inference-Header-Content-Length says where the JSON ends. Scoped to
   // /v2, so /v1 keeps the default JSON parser.

@@ -1,0 +1,139 @@
+/**
+ * The errors decided before any route sees the request, in the same shapes as every other error
+ * (problem+json, `{ error }` on /v2): malformed HTTP, heads over 16 KiB and the request timeout (node's
+ * clientError, answered on the raw socket), and URLs the router refuses (Fastify's frameworkErrors).
+ * Fastify's defaults answer these with their own JSON (`{"error":"Bad Request","message":"Client Error"}`).
+ */
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, maxHeaderSize, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ServiceError } from '../errors.js';
+import { maxParamLength } from '../http-options.js';
+import { isLingering } from './linger.js';
+import { pathOf, renderError, sendSurfaceError, shownPath } from './problem.js';
+import { requestIdHeader } from './request-id.js';
+
+interface ClientError extends Error {
+  code?: string;
+  /** llhttp's reason for a parse error ("Content-Length can't be present with Transfer-Encoding"). */
+  reason?: string;
+  /** The chunk being parsed when the error was found. */
+  rawPacket?: Buffer;
+}
+
+const requestIdKey = Symbol('requestId');
+
+/**
+ * genReqId, also remembering the id on the raw request, so that a 408 written on the raw socket while the
+ * body arrives carries the id that the request's log lines carry.
+ */
+export function rememberingRequestId(generate: (request: IncomingMessage) => string) {
+  return (request: IncomingMessage): string => {
+    const id = generate(request);
+    (request as IncomingMessage & { [requestIdKey]?: string })[requestIdKey] = id;
+    return id;
+  };
+}
+
+/** The request line's method and target at the start of `packet`, as far as they arrived. */
+function requestLineOf(packet: Buffer | undefined): { target: string; complete: boolean } | undefined {
+  if (!packet) return undefined;
+  // Enough to see a long target's start and whether the line ends; latin1 maps bytes 1:1.
+  const head = packet.toString('latin1', 0, Math.min(packet.length, maxHeaderSize + 64));
+  const match = /^[A-Z]+ (\S*)( HTTP\/\d\.\d\r?\n)?/.exec(head);
+  if (!match) return undefined;
+  return { target: match[1], complete: match[2] !== undefined };
+}
+
+function classify(
+  error: ClientError,
+  config: FastifyInstance['config'],
+  line: ReturnType<typeof requestLineOf>,
+): ServiceError {
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ServiceError(
+        408,
+        'request-timeout',
+        `The request did not arrive in time: headers are allowed ${config.headersTimeoutMs} ms (HEADERS_TIMEOUT_MS), the whole request ${config.requestTimeoutMs} ms (REQUEST_TIMEOUT_MS).`,
+      );
+    case 'HPE_HEADER_OVERFLOW':
+      // The request line alone overflowing node's head limit is a URI too long; otherwise the headers are.
+      return line !== undefined && (!line.complete || line.target.length >= maxHeaderSize)
+        ? new ServiceError(
+            414,
+            'uri-too-long',
+            `The request line is longer than the ${maxHeaderSize} bytes the server reads of a request head.`,
+          )
+        : new ServiceError(
+            431,
+            'headers-too-large',
+            `The request line and headers are longer than ${maxHeaderSize} bytes together.`,
+          );
+    default:
+      return new ServiceError(
+        400,
+        'malformed-request',
+        `The request is not valid HTTP/1.1${error.reason ? `: ${error.reason}` : ''} (${error.code ?? 'parse error'}).`,
+      );
+  }
+}
+
+/**
+ * Fastify's clientErrorHandler (node's 'clientError'): answers parse errors and the request timeout with a
+ * problem (or `{ error }` when the request line shows a /v2 path), then closes the connection, as node does.
+ */
+export function clientErrorHandler(this: FastifyInstance, connectionError: Error, socket: Socket): void {
+  const error = connectionError as ClientError;
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // Node's rule: write an answer only if none has begun on this socket. A request already answered and
+  // lingering (its body being discarded) gets no second status line: the socket is just closed.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  const isHttpError = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code?.startsWith('HPE_') === true;
+  if (!isHttpError || !socket.writable || inFlight?.headersSent || isLingering(socket)) {
+    socket.destroy(error);
+    return;
+  }
+  const request = inFlight?.req as (IncomingMessage & { [requestIdKey]?: string }) | undefined;
+  const line = requestLineOf(error.rawPacket);
+  const path = request?.url !== undefined ? pathOf(request.url) : line && pathOf(line.target);
+  const requestId = request?.[requestIdKey] ?? randomUUID();
+  const problem = classify(error, this.config, line);
+  this.log.info(
+    { requestId, problem: problem.code, code: error.code, path: path && shownPath(path) },
+    'request rejected',
+  );
+  const { contentType, body } = renderError(problem, path, requestId);
+  const head = [
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}`,
+    `Content-Type: ${contentType}`,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `${requestIdHeader}: ${requestId}`,
+    'Connection: close',
+  ].join('\r\n');
+  // end, then destroy once written: the parser cannot continue on this connection.
+  socket.end(`${head}\r\n\r\n${body}`, () => socket.destroy());
+}
+
+/**
+ * Fastify's frameworkErrors: a path that is not valid percent-encoding (FST_ERR_BAD_URL), or a path
+ * parameter over the router's maxParamLength (FST_ERR_MAX_PARAM_LENGTH). The request hooks have not run,
+ * so the request id header is set here.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const path = pathOf(request.url);
+  const problem =
+    error.code === 'FST_ERR_BAD_URL'
+      ? new ServiceError(400, 'bad-url', `The path is not valid percent-encoding: ${shownPath(path)}.`)
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new ServiceError(
+            414,
+            'uri-too-long',
+            `A path segment of ${shownPath(path)} is longer than ${maxParamLength} characters.`,
+          )
+        : new ServiceError(error.statusCode ?? 400, 'invalid-request', error.message);
+  request.log.info({ problem: problem.code, code: error.code }, 'request rejected');
+  reply.header(requestIdHeader, request.id);
+  return sendSurfaceError(reply, problem);
+}

@@ -1,0 +1,189 @@
+/**
+ * Errors decided before any route runs, over real sockets: routing 404/405, bad percent-encoding, heads
+ * over 16 KiB, malformed HTTP, the 408 of the request timeout. Each is problem+json outside /v2 and the
+ * protocol's { error } under /v2, with the request id in the body and the x-request-id header.
+ */
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { buildTestApp } from '../support/app.js';
+import { exchange, openRaw, parseResponses, type RawResponse, within } from '../support/raw-http.js';
+
+let app: App;
+let port: number;
+beforeAll(async () => {
+  app = await buildTestApp({ headersTimeoutMs: 500, requestTimeoutMs: 700 });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  port = (app.server.address() as AddressInfo).port;
+});
+afterAll(() => app.close());
+
+const problemPrefix = 'urn:gradient-service:problem:';
+
+/** Asserts one problem+json response with this status and type; returns its body. */
+function expectRawProblem(responses: RawResponse[], status: number, type: string) {
+  expect(responses.length).toBe(1);
+  const [res] = responses;
+  expect(res.status, res.body).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = JSON.parse(res.body);
+  expect(body).toMatchObject({ type: problemPrefix + type, status, title: expect.any(String) });
+  expect(body.detail.length).toBeGreaterThan(0);
+  expect(typeof body.instance).toBe('string');
+  expect(body.requestId).toBe(res.headers['x-request-id']);
+  expect(Buffer.byteLength(res.body)).toBeLessThan(16_384);
+  return body as { detail: string; instance: string; requestId: string };
+}
+
+/** Asserts one /v2 error: { error: string } and nothing else, as application/json. */
+function expectRawV2Error(responses: RawResponse[], status: number): string {
+  expect(responses.length).toBe(1);
+  const [res] = responses;
+  expect(res.status, res.body).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  const body = JSON.parse(res.body);
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(typeof body.error).toBe('string');
+  expect(res.headers['x-request-id']).toMatch(/.+/);
+  return body.error;
+}
+
+const get = (path: string, extra = '') =>
+  `GET ${path} HTTP/1.1\r\nHost: test\r\n${extra}Connection: close\r\n\r\n`;
+
+async function stillAnswers() {
+  const [res] = await exchange(port, get('/healthz'));
+  expect(res.status).toBe(200);
+}
+
+describe('routing errors on both surfaces', () => {
+  it('404 and 405 outside /v2 are problems; the 405 names the allowed methods', async () => {
+    expectRawProblem(await exchange(port, get('/nope')), 404, 'not-found');
+    const responses = await exchange(port, get('/v1/activations/relu/forward'));
+    const problem = expectRawProblem(responses, 405, 'method-not-allowed');
+    expect(problem.detail).toContain('POST');
+    expect(responses[0].headers.allow).toBe('POST');
+  });
+
+  it('under /v2: a 405 with Allow (not a 404), and a 404, both as { error }', async () => {
+    const responses = await exchange(port, get('/v2/models/relu/infer'));
+    expect(expectRawV2Error(responses, 405)).toMatch(/GET is not allowed.*POST/);
+    expect(responses[0].headers.allow).toBe('POST');
+    expect(expectRawV2Error(await exchange(port, get('/v2/nope')), 404)).toMatch(/no route/i);
+  });
+
+  it('GET /healthz/ is a 404 naming /healthz, not a 405 that allows GET', async () => {
+    const problem = expectRawProblem(await exchange(port, get('/healthz/')), 404, 'not-found');
+    expect(problem.detail).toContain('trailing slash');
+    expect(problem.detail).toContain('/healthz exists');
+    const forward = expectRawProblem(
+      await exchange(
+        port,
+        'POST /v1/activations/relu/forward/ HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{"z":[1]}',
+      ),
+      404,
+      'not-found',
+    );
+    expect(forward.detail).toContain('/v1/activations/relu/forward exists');
+  });
+});
+
+describe('URLs the router refuses', () => {
+  it('bad percent-encoding: 400 problem naming the path; { error } under /v2', async () => {
+    const problem = expectRawProblem(
+      await exchange(port, get('/v1/activations/%E0%A4%A/forward')),
+      400,
+      'bad-url',
+    );
+    expect(problem.detail).toContain('percent-encoding');
+    expect(problem.instance).toBe('/v1/activations/%E0%A4%A/forward');
+    expect(expectRawV2Error(await exchange(port, get('/v2/models/%E0%A4%A')), 400)).toContain(
+      'percent-encoding',
+    );
+    await stillAnswers();
+  });
+
+  it('a path parameter over 100 characters: 414 problem', async () => {
+    const name = 'x'.repeat(150);
+    const problem = expectRawProblem(
+      await exchange(port, get(`/v1/activations/${name}`)),
+      414,
+      'uri-too-long',
+    );
+    expect(problem.detail).toContain('100 characters');
+  });
+});
+
+describe('malformed HTTP, answered on the raw socket', () => {
+  it('a 20,000-character path: 414 problem; { error } under /v2; the body echoes only its start', async () => {
+    const responses = await exchange(port, get(`/v1/activations/${'a'.repeat(20_000)}/forward`));
+    const problem = expectRawProblem(responses, 414, 'uri-too-long');
+    expect(problem.instance.length).toBeLessThanOrEqual(256);
+    expect(problem.instance.startsWith('/v1/activations/aaaa')).toBe(true);
+    expectRawV2Error(await exchange(port, get(`/v2/models/${'a'.repeat(20_000)}/infer`)), 414);
+    await stillAnswers();
+  });
+
+  it('headers over 16 KiB: 431 problem', async () => {
+    const big = `X-Big: ${'b'.repeat(20_000)}\r\n`;
+    expectRawProblem(await exchange(port, get('/v1/activations', big)), 431, 'headers-too-large');
+    expectRawV2Error(await exchange(port, get('/v2/models', big)), 431);
+  });
+
+  it('Content-Length together with Transfer-Encoding: 400 problem naming the reason', async () => {
+    const smuggle = (path: string) =>
+      `POST ${path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n{"z":[1]}\r\n0\r\n\r\n`;
+    const problem = expectRawProblem(
+      await exchange(port, smuggle('/v1/activations/relu/forward')),
+      400,
+      'malformed-request',
+    );
+    expect(problem.detail).toMatch(/Content-Length|Transfer-Encoding/);
+    expectRawV2Error(await exchange(port, smuggle('/v2/models/relu/infer')), 400);
+    await stillAnswers();
+  });
+
+  it('a request line that is not HTTP: 400 problem whose instance names the occurrence', async () => {
+    const problem = expectRawProblem(await exchange(port, 'HELLO\r\n\r\n'), 400, 'malformed-request');
+    expect(problem.instance).toBe(`urn:uuid:${problem.requestId}`);
+  });
+
+  it('a bare LF or a NUL in a header: 400 problem, the server unharmed', async () => {
+    expectRawProblem(
+      await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: test\r\nX-A: \0\r\n\r\n'),
+      400,
+      'malformed-request',
+    );
+    await stillAnswers();
+  });
+});
+
+describe('the request timeout', () => {
+  it('a body that stops arriving: 408 problem carrying the request id of the request', async () => {
+    const connection = await openRaw(port);
+    connection.socket.write(
+      'POST /v1/activations/relu/forward HTTP/1.1\r\nHost: test\r\nX-Request-Id: slow-body-1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"z":',
+    );
+    expect(await within(connection.closed, 5000)).toBe(true);
+    const problem = expectRawProblem(parseResponses(connection.received()), 408, 'request-timeout');
+    expect(problem.requestId).toBe('slow-body-1');
+    expect(problem.instance).toBe('/v1/activations/relu/forward');
+    expect(problem.detail).toContain('REQUEST_TIMEOUT_MS');
+  });
+
+  it('under /v2: 408 as { error }', async () => {
+    const connection = await openRaw(port);
+    connection.socket.write(
+      'POST /v2/models/relu/infer HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"inputs":',
+    );
+    expect(await within(connection.closed, 5000)).toBe(true);
+    expect(expectRawV2Error(parseResponses(connection.received()), 408)).toContain('REQUEST_TIMEOUT_MS');
+  });
+
+  it('headers that never end: 408 problem', async () => {
+    const connection = await openRaw(port);
+    connection.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n');
+    expect(await within(connection.closed, 5000)).toBe(true);
+    expectRawProblem(parseResponses(connection.received()), 408, 'request-timeout');
+  });
+});
