@@ -11,12 +11,18 @@ import { exchange, openRaw, parseResponses, type RawResponse, within } from '../
 
 let app: App;
 let port: number;
+// Short timeouts for the 408s, on their own server: on a loaded machine they would cut the other tests' requests.
+let slowApp: App;
+let slowPort: number;
 beforeAll(async () => {
-  app = await buildTestApp({ headersTimeoutMs: 500, requestTimeoutMs: 700 });
+  app = await buildTestApp();
   await app.listen({ port: 0, host: '127.0.0.1' });
   port = (app.server.address() as AddressInfo).port;
+  slowApp = await buildTestApp({ headersTimeoutMs: 1000, requestTimeoutMs: 1200 });
+  await slowApp.listen({ port: 0, host: '127.0.0.1' });
+  slowPort = (slowApp.server.address() as AddressInfo).port;
 });
-afterAll(() => app.close());
+afterAll(() => Promise.all([app.close(), slowApp.close()]));
 
 const problemPrefix = 'urn:gradient-service:problem:';
 
@@ -160,7 +166,7 @@ describe('malformed HTTP, answered on the raw socket', () => {
 
 describe('the request timeout', () => {
   it('a body that stops arriving: 408 problem carrying the request id of the request', async () => {
-    const connection = await openRaw(port);
+    const connection = await openRaw(slowPort);
     connection.socket.write(
       'POST /v1/activations/relu/forward HTTP/1.1\r\nHost: test\r\nX-Request-Id: slow-body-1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"z":',
     );
@@ -172,7 +178,7 @@ describe('the request timeout', () => {
   });
 
   it('under /v2: 408 as { error }', async () => {
-    const connection = await openRaw(port);
+    const connection = await openRaw(slowPort);
     connection.socket.write(
       'POST /v2/models/relu/infer HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"inputs":',
     );
@@ -181,7 +187,7 @@ describe('the request timeout', () => {
   });
 
   it('headers that never end: 408 problem', async () => {
-    const connection = await openRaw(port);
+    const connection = await openRaw(slowPort);
     connection.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n');
     expect(await within(connection.closed, 5000)).toBe(true);
     expectRawProblem(parseResponses(connection.received()), 408, 'request-timeout');
