@@ -33,11 +33,18 @@ const escapeXml = (text: string) =>
 
 /** Ticks at 1, 2 or 5 x 10^n covering [lo, hi] with about `target` intervals. */
 export function niceTicks(lo: number, hi: number, target = 6): number[] {
-  const raw = (hi - lo) / target;
+  // hi / target - lo / target, not (hi - lo) / target: the difference of two values near ±1.8e308 overflows.
+  const raw = hi / target - lo / target;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = ([1, 2, 5, 10].find((m) => m * magnitude >= raw) ?? 10) * magnitude;
+  // The loop runs over k, not over k * step <= hi + slack: near MAX_VALUE the slack rounds hi up to Infinity.
+  const first = Math.ceil(lo / step - 1e-9);
+  const last = Math.floor(hi / step + 1e-9);
   const ticks: number[] = [];
-  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) ticks.push(k * step + 0); // + 0 turns -0 into 0
+  for (let k = first; k <= last; k++) {
+    const tick = k * step + 0; // + 0 turns -0 into 0
+    if (Number.isFinite(tick)) ticks.push(tick);
+  }
   return ticks;
 }
 
@@ -48,7 +55,13 @@ export function tickLabel(value: number): string {
   return text.replace('-', '\u2212');
 }
 
-/** The y range of the curves, padded by 6%, and widened when flat so that a constant still shows. */
+const clampFinite = (v: number) => Math.min(Number.MAX_VALUE, Math.max(-Number.MAX_VALUE, v));
+
+/**
+ * The y range of the curves, padded by 6%, and widened when flat so that a constant still shows. Finite for
+ * any finite samples: the padding is computed from halves and the padded ends are clamped to ±MAX_VALUE, so
+ * curves reaching ±1e308 (leaky_relu with alpha = 1e308) do not overflow to Infinity and NaN coordinates.
+ */
 function yRange(curves: readonly Curve[]): [number, number] {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
@@ -59,13 +72,20 @@ function yRange(curves: readonly Curve[]): [number, number] {
         if (y > hi) hi = y;
       }
   if (lo > hi) return [-1, 1];
-  if (hi - lo < 1e-9 * Math.max(1, Math.abs(hi))) {
+  const halfSpan = hi / 2 - lo / 2;
+  if (halfSpan < 0.5e-9 * Math.max(1, Math.abs(hi))) {
     const pad = Math.max(1, Math.abs(hi)) * 0.5;
-    return [lo - pad, hi + pad];
+    return [clampFinite(lo - pad), clampFinite(hi + pad)];
   }
-  const pad = (hi - lo) * 0.06;
-  return [lo - pad, hi + pad];
+  const pad = halfSpan * 0.12;
+  return [clampFinite(lo - pad), clampFinite(hi + pad)];
 }
+
+/** Maps [lo, hi] onto [0, 1] without forming hi - lo, which overflows when lo and hi are near ∓1.8e308. */
+const unitScale = (lo: number, hi: number) => {
+  const halfSpan = hi / 2 - lo / 2;
+  return (v: number) => (v / 2 - lo / 2) / halfSpan;
+};
 
 const fmt = (v: number) => (Math.round(v * 100) / 100).toString();
 
@@ -80,8 +100,10 @@ export function plotSvg(spec: PlotSpec): string {
   const x0 = Math.min(...xs);
   const x1 = Math.max(...xs);
   const [y0, y1] = yRange(spec.curves);
-  const sx = (x: number) => margin.left + ((x - x0) / (x1 - x0)) * plotW;
-  const sy = (y: number) => margin.top + (1 - (y - y0) / (y1 - y0)) * plotH;
+  const ux = unitScale(x0, x1);
+  const uy = unitScale(y0, y1);
+  const sx = (x: number) => margin.left + ux(x) * plotW;
+  const sy = (y: number) => margin.top + (1 - uy(y)) * plotH;
 
   const out: string[] = [];
   out.push(

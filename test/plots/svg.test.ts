@@ -2,6 +2,7 @@
  * The activation plots, read back as XML: well-formed, one polyline per curve (g and g') whose points are
  * the sampled values mapped through the axes, axes, tick labels, title and legend; and the route's query rules.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { activations, defaultParams, findActivation } from '../../src/core/activations/index.js';
@@ -180,5 +181,90 @@ describe('GET /v1/activations/{name}/plot.svg', () => {
     const info = (await get('/v1/activations/tanh')).json();
     expect(info.plot).toBe('/v1/activations/tanh/plot.svg');
     expect((await get(info.plot)).statusCode).toBe(200);
+  });
+});
+
+describe('no NaN or Infinity in any plot', () => {
+  /** Doubles as a hostile client picks them: anywhere in float64, and the edges (±MAX_VALUE, subnormals). */
+  const anyDouble = fc.oneof(
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom(
+      1e308,
+      -1e308,
+      Number.MAX_VALUE,
+      -Number.MAX_VALUE,
+      Number.MIN_VALUE,
+      1e-308,
+      0,
+      -0,
+      1,
+      -1,
+    ),
+    fc.double({ min: -10, max: 10, noNaN: true }),
+  );
+  const range = fc
+    .tuple(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.double({ min: -1e6, max: 1e6, noNaN: true }))
+    .map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as const);
+  const withParams = activations.filter((entry) => entry.params.length > 0);
+
+  it('huge params (alpha = 1e308 for leaky_relu and elu) plot finite coordinates', async () => {
+    for (const url of [
+      '/v1/activations/leaky_relu/plot.svg?alpha=1e308',
+      '/v1/activations/leaky_relu/plot.svg?alpha=-1e308',
+      '/v1/activations/elu/plot.svg?alpha=1e308',
+    ]) {
+      const res = await get(url);
+      expect(res.statusCode, url).toBe(200);
+      expect(res.body).not.toMatch(/NaN|Infinity/);
+      const curves = parseXml(res.body).filter((e) => e.name === 'polyline');
+      expect(curves.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('for any params and range: a 400 problem, or an SVG whose every coordinate is finite and inside it', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...withParams.map((entry) => entry.name)),
+        fc.array(anyDouble, { minLength: 2, maxLength: 2 }),
+        fc.option(range, { nil: undefined }),
+        async (name, values, bounds) => {
+          const entry = findActivation(name);
+          if (!entry) throw new Error(`no activation ${name}`);
+          const query = new URLSearchParams();
+          entry.params.forEach((spec, i) => {
+            query.set(spec.name, String(values[i % values.length]));
+          });
+          if (bounds) {
+            query.set('from', String(bounds[0]));
+            query.set('to', String(bounds[1]));
+          }
+          const res = await get(`/v1/activations/${entry.name}/plot.svg?${query}`);
+          if (res.statusCode !== 200) {
+            expectProblem(res, 400, 'invalid-request');
+            return;
+          }
+          expect(res.body).not.toMatch(/NaN|Infinity/);
+          const elements = parseXml(res.body);
+          const svg = elements.find((e) => e.name === 'svg');
+          const width = Number(svg?.attrs.width);
+          const height = Number(svg?.attrs.height);
+          for (const e of elements) {
+            for (const name of ['x', 'y', 'x1', 'y1', 'x2', 'y2', 'width', 'height']) {
+              if (e.attrs[name] === undefined) continue;
+              const value = Number(e.attrs[name]);
+              expect(Number.isFinite(value), `${e.name} ${name}=${e.attrs[name]}`).toBe(true);
+            }
+            if (e.name === 'polyline')
+              for (const [x, y] of points(e)) {
+                expect(x).toBeGreaterThanOrEqual(0);
+                expect(x).toBeLessThanOrEqual(width);
+                expect(y).toBeGreaterThanOrEqual(0);
+                expect(y).toBeLessThanOrEqual(height);
+              }
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
