@@ -9,6 +9,8 @@ FROM ${NODE_IMAGE} AS dev-deps
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false
 COPY package.json package-lock.json ./
+# The lockfile names the client workspace (packages/client): npm ci needs its manifest, not its sources.
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --no-audit --no-fund
 
 FROM dev-deps AS build

@@ -5,18 +5,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { type App, buildApp } from '../../src/app.js';
 import {
   createClient,
-  type ForwardRequest,
   type GradientServiceClient,
   GradientServiceError,
-  type OutputLayerResponse,
   parseRetryAfter,
-} from '../../src/client/index.js';
+  ResponseTooLargeError,
+} from '../../packages/client/src/index.js';
+import { type App, buildApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
 import { defaultParams, findActivation, forwardTensor } from '../../src/core/activations/index.js';
-import type { JsonTensor } from '../../src/core/tensor.js';
 
 async function listen(app: App): Promise<string> {
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -75,10 +73,24 @@ const problem = (res: ServerResponse, status: number, headers: Record<string, st
 };
 
 describe('typed methods against the real service', () => {
-  it('has request and response types from the schemas', () => {
-    expectTypeOf<ForwardRequest['z']>().toEqualTypeOf<JsonTensor>();
-    expectTypeOf<OutputLayerResponse['loss']>().toEqualTypeOf<number>();
-    expectTypeOf(client.activationForward).returns.resolves.toHaveProperty('a');
+  it('types one sample in as one sample out, and a batch in as a batch out', async () => {
+    const one = await client.activationForward('sigmoid', { z: [0, 2] });
+    expectTypeOf(one.a).toEqualTypeOf<number[]>();
+    const batch = await client.activationForward('sigmoid', { z: [[0], [2]] });
+    expectTypeOf(batch.a).toEqualTypeOf<number[][]>();
+    expect(batch.a).toEqual([[0.5], [one.a[1]]]);
+    const jacobian = await client.softmaxJacobian({ z: [[0, 0]] });
+    expectTypeOf(jacobian.jacobian).toEqualTypeOf<number[][][]>();
+    expect(jacobian.jacobian).toHaveLength(1);
+    const layer = await client.outputLayerGradients({
+      x: [[1]],
+      weights: [[0]],
+      targets: [[1]],
+      activation: 'sigmoid',
+    });
+    expectTypeOf(layer.inputGradient).toEqualTypeOf<number[][]>();
+    // @ts-expect-error a misspelt activation does not compile
+    await client.activationForward('sigmoyd', { z: [0] }).catch(() => undefined);
   });
 
   it('computes forward as core does', async () => {
@@ -128,6 +140,7 @@ describe('typed methods against the real service', () => {
     expect(e.errors[0].path).toBe('/z/1');
     expect(e.requestId).toMatch(/.+/);
 
+    // @ts-expect-error an unknown name does not compile; the service answers 404 all the same
     const unknown = (await client.getActivation('nope').catch((x: unknown) => x)) as GradientServiceError;
     expect(unknown.status).toBe(404);
     expect(unknown.detail).toMatch(/Known names/);
@@ -160,8 +173,8 @@ describe('typed methods against the real service', () => {
     });
     const c = createClient({ baseUrl: `${fake.url}/gradients/` });
     try {
-      await c.activationForward('a b', { z: [0] });
-      expect(paths).toEqual(['/gradients/v1/activations/a%20b/forward']);
+      await c.activationForward('relu6', { z: [0] });
+      expect(paths).toEqual(['/gradients/v1/activations/relu6/forward']);
     } finally {
       await c.close();
       await fake.close();
@@ -309,5 +322,130 @@ describe('retries', () => {
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6);
     expect(parseRetryAfter('soon')).toBeUndefined();
     expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+});
+
+/** A server that streams `total` bytes of `status` in 64 KiB chunks, honouring backpressure; counts what it wrote. */
+async function streamingServer(status: number, total: number, withLength: boolean) {
+  const written = { bytes: 0, finished: false };
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  const fake = await fakeServer((_req, res) => {
+    res.writeHead(status, {
+      'content-type': status < 400 ? 'application/json' : 'application/problem+json',
+      ...(withLength ? { 'content-length': String(total) } : {}),
+    });
+    const pump = () => {
+      while (written.bytes < total) {
+        written.bytes += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      written.finished = true;
+      res.end();
+    };
+    res.on('close', () => res.removeAllListeners('drain'));
+    pump();
+  });
+  return { ...fake, written };
+}
+
+describe('reply size cap', () => {
+  it('refuses a reply whose Content-Length is over maxResponseBytes without reading it', async () => {
+    const fake = await streamingServer(200, 400 * 1024 * 1024, true);
+    const c = createClient({ baseUrl: fake.url, maxResponseBytes: 1024 * 1024 });
+    try {
+      const error = await c.activationForward('relu', { z: [1] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ResponseTooLargeError);
+      expect((error as ResponseTooLargeError).contentLength).toBe(400 * 1024 * 1024);
+      expect(fake.written.finished).toBe(false);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  it('stops reading a chunked reply once it passes maxResponseBytes (400 MB offered)', async () => {
+    const fake = await streamingServer(200, 400 * 1024 * 1024, false);
+    const c = createClient({ baseUrl: fake.url, maxResponseBytes: 2 * 1024 * 1024 });
+    try {
+      const error = await c.activationForward('relu', { z: [1] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ResponseTooLargeError);
+      expect((error as ResponseTooLargeError).limit).toBe(2 * 1024 * 1024);
+      // The limit plus what the socket buffers held when the client let go: far from 400 MB.
+      expect(fake.written.bytes).toBeLessThan(64 * 1024 * 1024);
+      expect(fake.written.finished).toBe(false);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  it('has a default cap: a 400 MB reply is refused by the default client', async () => {
+    const fake = await streamingServer(200, 400 * 1024 * 1024, false);
+    const c = createClient({ baseUrl: fake.url });
+    try {
+      const error = await c.activationForward('relu', { z: [1] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ResponseTooLargeError);
+      expect((error as ResponseTooLargeError).limit).toBe(64 * 1024 * 1024);
+      expect(fake.written.finished).toBe(false);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  it('reads an error body only up to what it keeps (a 300 MB error body)', async () => {
+    const fake = await streamingServer(500, 300 * 1024 * 1024, false);
+    const c = createClient({ baseUrl: fake.url });
+    try {
+      const error = (await c
+        .activationForward('relu', { z: [1] })
+        .catch((e: unknown) => e)) as GradientServiceError;
+      expect(error).toBeInstanceOf(GradientServiceError);
+      expect(error.status).toBe(500);
+      expect(error.detail.length).toBeLessThanOrEqual(500);
+      expect(fake.written.bytes).toBeLessThan(32 * 1024 * 1024);
+      expect(fake.written.finished).toBe(false);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+
+  it('still reads a normal reply whole, and the connection serves the next call after a refused one', async () => {
+    const big = { a: Array.from({ length: 50_000 }, (_, i) => i) };
+    const fake = await fakeServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(req.url?.includes('relu6') ? JSON.stringify(big) : `{"a":[${'1,'.repeat(600_000)}1]}`);
+    });
+    const c = createClient({ baseUrl: fake.url, maxResponseBytes: 1024 * 1024 });
+    try {
+      await expect(c.activationForward('relu', { z: [1] })).rejects.toBeInstanceOf(ResponseTooLargeError);
+      expect(await c.activationForward('relu6', { z: [1] })).toEqual(big);
+    } finally {
+      await c.close();
+      await fake.close();
+    }
+  });
+});
+
+describe('redirects', () => {
+  it('a 3xx is an error naming the location, not a success, and is not followed or retried', async () => {
+    for (const status of [301, 302, 307, 308]) {
+      const fake = await fakeServer((_req, res) => {
+        res.writeHead(status, { location: 'http://elsewhere.invalid/v1', 'content-type': 'text/html' });
+        res.end('<a href="http://elsewhere.invalid/v1">moved</a>');
+      });
+      const c = createClient({ baseUrl: fake.url });
+      try {
+        const error = (await c.healthz().catch((e: unknown) => e)) as GradientServiceError;
+        expect(error, String(status)).toBeInstanceOf(GradientServiceError);
+        expect(error.status).toBe(status);
+        expect(error.detail).toContain('http://elsewhere.invalid/v1');
+        expect(fake.counts.requests).toBe(1);
+      } finally {
+        await c.close();
+        await fake.close();
+      }
+    }
   });
 });

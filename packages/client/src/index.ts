@@ -1,0 +1,337 @@
+/**
+ * A typed client for the /v1 routes of gradient-service, on undici (one keep-alive Pool per client). Its
+ * types (./types.ts) are plain interfaces kept equal to the service's schemas, so a consumer compiles one
+ * small declaration file; at run time it needs undici alone.
+ *
+ *     const client = createClient({ baseUrl: 'http://localhost:8080', apiKey: process.env.GS_KEY });
+ *     const { a } = await client.activationForward('sigmoid', { z: [-2, 0, 2] }); // a: number[]
+ *     await client.close();
+ *
+ * Errors: a 3xx, 4xx or 5xx is thrown as GradientServiceError carrying the problem+json fields (status,
+ * type, title, detail, errors, requestId). A reply larger than `maxResponseBytes` is not read beyond that:
+ * ResponseTooLargeError. Transport failures (refused, reset, timeout) are thrown as undici raised them.
+ *
+ * Retries (at most `retries`, default 2; delays from Retry-After, else 100 ms doubling with jitter, always
+ * within `timeout`):
+ * - GET: on transport errors and on 429, 502, 503, 504.
+ * - POST: only where the server certainly did not compute: the connection was never made (refused, DNS,
+ *   connect timeout), or a 429 or 503 that carries Retry-After (rate limit, load shedding, shutdown). A POST
+ *   whose connection broke after it was sent is not retried: the POSTs are pure, but a heavy one that an
+ *   overloaded server did run should not be run twice.
+ */
+
+import { Pool } from 'undici';
+import type {
+  ActivationInfo,
+  ActivationName,
+  DerivativeRequest,
+  DerivativeResponse,
+  ForwardRequest,
+  ForwardResponse,
+  JacobianRequest,
+  JacobianResponse,
+  OutputLayerRequest,
+  OutputLayerResponse,
+  ProblemDetails,
+  Tensor,
+  VjpRequest,
+  VjpResponse,
+} from './types.js';
+
+export * from './types.js';
+
+export interface ClientOptions {
+  /** Where the service is, e.g. http://localhost:8080 (a path prefix is kept: http://host/gradients). */
+  readonly baseUrl: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  readonly apiKey?: string;
+  /** Milliseconds for a whole call, retries included (default 30000). */
+  readonly timeout?: number;
+  /** Most retries of a call (default 2). */
+  readonly retries?: number;
+  /** Most connections kept open to the service (default 8). */
+  readonly connections?: number;
+  /**
+   * Most bytes of a reply body the client reads (default 64 MiB, above the largest reply of a service with
+   * the default MAX_ELEMENTS). A larger reply is refused from its Content-Length, or cut off once this many
+   * bytes arrived, and the call throws ResponseTooLargeError.
+   */
+  readonly maxResponseBytes?: number;
+}
+
+export const defaultMaxResponseBytes = 64 * 1024 * 1024;
+
+/** Most bytes of an error body read: the service's problems stay under 16 KB; the rest of a larger one is dropped. */
+export const errorBodyBytes = 64 * 1024;
+
+export interface PlotQuery {
+  readonly from?: number;
+  readonly to?: number;
+  /** Activation params, e.g. { alpha: 0.2 }. */
+  readonly params?: Readonly<Record<string, number>>;
+}
+
+export class GradientServiceError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly title: string;
+  readonly detail: string;
+  readonly errors: readonly { path: string; message: string }[];
+  readonly requestId?: string;
+  readonly instance?: string;
+  /** Retry-After in seconds, when the service sent one (429, 503). */
+  readonly retryAfter?: number;
+
+  constructor(status: number, problem: Partial<ProblemDetails>, retryAfter?: number) {
+    super(`${status} ${problem.title ?? 'Error'}: ${problem.detail ?? ''}`.trim());
+    this.name = 'GradientServiceError';
+    this.status = status;
+    this.type = problem.type ?? 'about:blank';
+    this.title = problem.title ?? 'Error';
+    this.detail = problem.detail ?? '';
+    this.errors = problem.errors ?? [];
+    this.requestId = problem.requestId;
+    this.instance = problem.instance;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** A reply body larger than maxResponseBytes: not read beyond the limit. */
+export class ResponseTooLargeError extends Error {
+  readonly code = 'GS_RESPONSE_TOO_LARGE';
+  constructor(
+    readonly limit: number,
+    /** The Content-Length the server announced, when it did. */
+    readonly contentLength?: number,
+  ) {
+    super(
+      `The reply is larger than maxResponseBytes (${limit} bytes)${contentLength === undefined ? '' : `: Content-Length ${contentLength}`}; raise maxResponseBytes or send smaller requests.`,
+    );
+    this.name = 'ResponseTooLargeError';
+  }
+}
+
+export interface GradientServiceClient {
+  /** GET /v1/activations */
+  listActivations(): Promise<{ activations: ActivationInfo[] }>;
+  /** GET /v1/activations/{name} */
+  getActivation(name: ActivationName): Promise<ActivationInfo>;
+  /** POST /v1/activations/{name}/forward: one sample in, one out; a batch in, a batch out. */
+  activationForward<T extends Tensor>(
+    name: ActivationName,
+    body: ForwardRequest<T>,
+  ): Promise<ForwardResponse<T>>;
+  /** POST /v1/activations/{name}/derivative */
+  activationDerivative<T extends Tensor>(
+    name: ActivationName,
+    body: DerivativeRequest<T>,
+  ): Promise<DerivativeResponse<T>>;
+  /** POST /v1/softmax/jacobian: K x K for one sample, N x K x K for a batch. */
+  softmaxJacobian<T extends Tensor>(body: JacobianRequest<T>): Promise<JacobianResponse<T>>;
+  /** POST /v1/softmax/vjp */
+  softmaxVjp<T extends Tensor>(body: VjpRequest<T>): Promise<VjpResponse<T>>;
+  /** POST /v1/gradients/output-layer */
+  outputLayerGradients<T extends Tensor>(body: OutputLayerRequest<T>): Promise<OutputLayerResponse<T>>;
+  /** GET /v1/activations/{name}/plot.svg: the SVG text. */
+  plotActivation(name: ActivationName, query?: PlotQuery): Promise<string>;
+  /** GET /healthz */
+  healthz(): Promise<{ status: 'ok' }>;
+  /** GET /readyz */
+  readyz(): Promise<{ status: 'ready' }>;
+  /** Closes the pooled connections. */
+  close(): Promise<void>;
+}
+
+/** undici / Node codes of failures before the request reached the server: safe to retry any method. */
+const notSentCodes = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
+/** Failures after the request may have been sent: retried for GET only. */
+const brokenCodes = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_TIMEOUT',
+]);
+
+const errorCode = (error: unknown): string | undefined => {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e?.code ?? e?.cause?.code;
+};
+
+/** Retry-After as seconds (delta-seconds or an HTTP date), or undefined. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || text.trim() === '') return undefined;
+  if (/^\d+$/.test(text.trim())) return Number(text.trim());
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - now) / 1000);
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+
+type ResponseBody = Awaited<ReturnType<Pool['request']>>['body'];
+
+/**
+ * At most `limit` bytes of a body, and whether more came. Stopping the iteration destroys the stream, so
+ * undici drops the connection instead of reading the rest into the void.
+ */
+async function readAtMost(body: ResponseBody, limit: number): Promise<{ text: string; complete: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    const room = limit - size;
+    if (chunk.length > room) {
+      chunks.push(chunk.subarray(0, room));
+      body.destroy();
+      return { text: Buffer.concat(chunks).toString('utf8'), complete: false };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), complete: true };
+}
+
+const contentLength = (headers: Record<string, string | string[] | undefined>): number | undefined => {
+  const value = headers['content-length'];
+  const text = Array.isArray(value) ? value[0] : value;
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+};
+
+/** The problem in an error body (cut to errorBodyBytes), or one made from its status and text. */
+function problemOf(
+  status: number,
+  text: string,
+  complete: boolean,
+  location?: string,
+): Partial<ProblemDetails> {
+  if (status < 400)
+    return {
+      title: `HTTP ${status} redirect`,
+      detail: `The service answered with a redirect${location ? ` to ${location}` : ''}; the client does not follow redirects: set baseUrl to the service itself.`,
+    };
+  if (complete) {
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (parsed !== null && typeof parsed === 'object') return parsed as Partial<ProblemDetails>;
+    } catch {
+      // Not JSON (a proxy's HTML page, say): the text below.
+    }
+  }
+  return { title: `HTTP ${status}`, detail: text.slice(0, 500) };
+}
+
+export function createClient(options: ClientOptions): GradientServiceClient {
+  const url = new URL(options.baseUrl);
+  const prefix = url.pathname.replace(/\/+$/, '');
+  const timeout = options.timeout ?? 30_000;
+  const retries = options.retries ?? 2;
+  const maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
+  const pool = new Pool(url.origin, { connections: options.connections ?? 8, keepAliveTimeout: 30_000 });
+  const baseHeaders: Record<string, string> = {
+    accept: 'application/json, application/problem+json',
+    'user-agent': 'gradient-service-client/1.0.0',
+    ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+  };
+
+  async function call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    read: 'json' | 'text' = 'json',
+  ): Promise<T> {
+    const signal = AbortSignal.timeout(timeout);
+    const deadline = Date.now() + timeout;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    for (let attempt = 0; ; attempt++) {
+      const backoff = 100 * 2 ** attempt * (0.5 + Math.random() / 2);
+      let response: Awaited<ReturnType<Pool['request']>>;
+      try {
+        response = await pool.request({
+          method,
+          path: prefix + path,
+          headers:
+            payload === undefined ? baseHeaders : { ...baseHeaders, 'content-type': 'application/json' },
+          body: payload,
+          signal,
+        });
+      } catch (error) {
+        const code = errorCode(error);
+        const retryable =
+          !signal.aborted &&
+          code !== undefined &&
+          (notSentCodes.has(code) || (method === 'GET' && brokenCodes.has(code)));
+        if (!retryable || attempt >= retries || Date.now() + backoff >= deadline) throw error;
+        await sleep(backoff, signal);
+        continue;
+      }
+
+      const { statusCode, headers } = response;
+      if (statusCode < 300) {
+        const announced = contentLength(headers);
+        if (announced !== undefined && announced > maxResponseBytes) {
+          response.body.destroy();
+          throw new ResponseTooLargeError(maxResponseBytes, announced);
+        }
+        const { text, complete } = await readAtMost(response.body, maxResponseBytes);
+        if (!complete) throw new ResponseTooLargeError(maxResponseBytes, announced);
+        return (read === 'json' ? JSON.parse(text) : text) as T;
+      }
+      const { text, complete } = await readAtMost(response.body, Math.min(errorBodyBytes, maxResponseBytes));
+      const location = Array.isArray(headers.location) ? headers.location[0] : headers.location;
+      const retryAfter = parseRetryAfter(headers['retry-after']);
+      const error = new GradientServiceError(
+        statusCode,
+        problemOf(statusCode, text, complete, location),
+        retryAfter,
+      );
+      const retryable =
+        method === 'GET'
+          ? [429, 502, 503, 504].includes(statusCode)
+          : [429, 503].includes(statusCode) && retryAfter !== undefined;
+      const delay = retryAfter !== undefined ? retryAfter * 1000 : backoff;
+      if (!retryable || attempt >= retries || Date.now() + delay >= deadline) throw error;
+      await sleep(delay, signal);
+    }
+  }
+
+  const named = (name: string) => encodeURIComponent(name);
+
+  return {
+    listActivations: () => call('GET', '/v1/activations', undefined),
+    getActivation: (name) => call('GET', `/v1/activations/${named(name)}`, undefined),
+    activationForward: (name, body) => call('POST', `/v1/activations/${named(name)}/forward`, body),
+    activationDerivative: (name, body) => call('POST', `/v1/activations/${named(name)}/derivative`, body),
+    softmaxJacobian: (body) => call('POST', '/v1/softmax/jacobian', body),
+    softmaxVjp: (body) => call('POST', '/v1/softmax/vjp', body),
+    outputLayerGradients: (body) => call('POST', '/v1/gradients/output-layer', body),
+    plotActivation: (name, query = {}) => {
+      const search = new URLSearchParams();
+      if (query.from !== undefined) search.set('from', String(query.from));
+      if (query.to !== undefined) search.set('to', String(query.to));
+      for (const [k, v] of Object.entries(query.params ?? {})) search.set(k, String(v));
+      const qs = search.size ? `?${search}` : '';
+      return call('GET', `/v1/activations/${named(name)}/plot.svg${qs}`, undefined, 'text');
+    },
+    healthz: () => call('GET', '/healthz', undefined),
+    readyz: () => call('GET', '/readyz', undefined),
+    close: () => pool.close(),
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * The request and reply types of gradient-service, as plain TypeScript: a consumer's compiler reads this
+ * one small file, not the service's TypeBox schemas. They are written by hand and kept equal to the
+ * schemas' Static types by test/client/types-sync.ts in the service repository (a compile-time check both
+ * ways), so a schema change that is not made here too fails the service's type check.
+ *
+ * Tensors are generic: a one-sample request (`number[]`) gets one-sample replies, a batch (`number[][]`)
+ * batch replies.
+ */
+
+/** Every activation name and alias the service knows (GET /v1/activations lists them with their params). */
+export const activationNames = [
+  'identity',
+  'linear',
+  'relu',
+  'leaky_relu',
+  'relu6',
+  'hardtanh',
+  'hardsigmoid',
+  'hardswish',
+  'softshrink',
+  'hardshrink',
+  'softsign',
+  'sigmoid',
+  'logistic',
+  'tanh',
+  'elu',
+  'selu',
+  'celu',
+  'softplus',
+  'logsigmoid',
+  'tanhshrink',
+  'gelu',
+  'gelu_tanh',
+  'silu',
+  'swish',
+  'mish',
+  'softmax',
+  'log_softmax',
+] as const;
+
+/** An activation name or alias: a misspelt one does not compile. */
+export type ActivationName = (typeof activationNames)[number];
+
+/** One sample, shape [K]. */
+export type Vector = number[];
+/** A batch of N samples, shape [N][K] (rows of equal length). */
+export type Batch = number[][];
+/** A tensor: one sample or a batch. */
+export type Tensor = Vector | Batch;
+
+/** What a tensor of K numbers becomes when each of its rows becomes a K x K matrix (the Jacobian). */
+export type MatrixPerRow<T extends Tensor> = T extends Batch ? number[][][] : number[][];
+
+/** Activation parameters by name, e.g. { alpha: 0.2 }; omitted ones take their defaults. */
+export type ActivationParams = Record<string, number>;
+
+export interface ForwardRequest<T extends Tensor = Tensor> {
+  /** Pre-activations z: [K] or [N][K]. */
+  z: T;
+  params?: ActivationParams;
+}
+
+export interface ForwardResponse<T extends Tensor = Tensor> {
+  /** a = g(z), the shape of z. */
+  a: T;
+}
+
+/** Exactly one of z and a (a only where the activation's derivativeFromOutput is true). */
+export interface DerivativeRequest<T extends Tensor = Tensor> {
+  z?: T;
+  a?: T;
+  params?: ActivationParams;
+}
+
+export interface DerivativeResponse<T extends Tensor = Tensor> {
+  /** g'(z), the shape of the input. */
+  derivative: T;
+  /** a = g(z); present when z was given. */
+  a?: T;
+}
+
+/** Exactly one of z (logits) and a (probabilities). */
+export interface JacobianRequest<T extends Tensor = Tensor> {
+  z?: T;
+  a?: T;
+}
+
+export interface JacobianResponse<T extends Tensor = Tensor> {
+  /** softmax(z), or the given a. */
+  a: T;
+  /** jacobian[i][j] = da_i/dz_j: K x K for one sample, N x K x K for a batch. */
+  jacobian: MatrixPerRow<T>;
+}
+
+/** Exactly one of z and a, and v (the upstream gradient dE/da) of the same shape. */
+export interface VjpRequest<T extends Tensor = Tensor> {
+  z?: T;
+  a?: T;
+  v: T;
+}
+
+export interface VjpResponse<T extends Tensor = Tensor> {
+  a: T;
+  /** v^T J per row (dE/dz), the shape of the input. */
+  gradient: T;
+}
+
+export type Loss = 'squared_error' | 'cross_entropy' | 'binary_cross_entropy';
+export type Reduction = 'sum' | 'mean';
+
+export interface OutputLayerRequest<T extends Tensor = Tensor> {
+  /** Inputs: [M] for one sample or [N][M] for a batch. */
+  x: T;
+  /** weights[j][k], from input j to output k: M x K. */
+  weights: number[][];
+  /** Bias, length K; zeros when omitted. */
+  bias?: number[];
+  /** Targets: [K] or [N][K], the same batch form as x. */
+  targets: T;
+  /** The output activation g. */
+  activation: ActivationName;
+  params?: ActivationParams;
+  loss?: Loss;
+  reduction?: Reduction;
+}
+
+export interface OutputLayerResponse<T extends Tensor = Tensor> {
+  loss: number;
+  z: T;
+  a: T;
+  /** dE/dz. */
+  delta: T;
+  /** dE/dW, M x K. */
+  weightGradient: number[][];
+  /** dE/db, length K. */
+  biasGradient: number[];
+  /** dE/dx, the shape of x. */
+  inputGradient: T;
+}
+
+export interface ParamInfo {
+  name: string;
+  default: number;
+  description: string;
+  minimum?: number;
+  exclusiveMinimum?: number;
+}
+
+export interface ActivationInfo {
+  name: string;
+  aliases: string[];
+  kind: 'elementwise' | 'vector';
+  params: ParamInfo[];
+  formula: string;
+  derivativeFormula: string;
+  derivativeFromOutput: boolean;
+  description: string;
+  plot: string;
+}
+
+/** An RFC 9457 problem, as the service sends every 4xx and 5xx. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  requestId: string;
+  errors?: { path: string; message: string }[];
+}

@@ -1,0 +1,83 @@
+/**
+ * The client package's plain types (packages/client/src/types.ts) are the service's schemas, written out:
+ * each pair below must be the same type (assignable both ways, and no field on one side only), so `npm run typecheck` fails when a schema changes and the
+ * client type does not (or the reverse). Names, losses and reductions are also compared as values.
+ */
+import type { Static } from 'typebox';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import * as client from '../../packages/client/src/types.js';
+import { activationNames } from '../../src/core/activations/index.js';
+import { losses, reductions } from '../../src/core/losses.js';
+import type {
+  ActivationInfo,
+  DerivativeBody,
+  DerivativeReply,
+  ForwardBody,
+  ForwardReply,
+} from '../../src/schemas/activations.js';
+import type { Problem } from '../../src/schemas/common.js';
+import type { OutputLayerBody, OutputLayerReply } from '../../src/schemas/output-layer.js';
+import type { JacobianBody, JacobianReply, VjpBody, VjpReply } from '../../src/schemas/softmax.js';
+
+/**
+ * true when A and B are the same type: stricter than assignability both ways, which an optional field
+ * present on one side only would pass.
+ */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+/** The schema types name activations as `string`; the client narrows them to the table's names. */
+type WithNames<T> = { [K in keyof T]: K extends 'activation' ? client.ActivationName : T[K] };
+
+// Each line fails to compile when its two sides drift apart.
+const inSync: {
+  forwardRequest: Same<client.ForwardRequest, Static<typeof ForwardBody>>;
+  forwardResponse: Same<client.ForwardResponse, Static<typeof ForwardReply>>;
+  derivativeRequest: Same<client.DerivativeRequest, Static<typeof DerivativeBody>>;
+  derivativeResponse: Same<client.DerivativeResponse, Static<typeof DerivativeReply>>;
+  jacobianRequest: Same<client.JacobianRequest, Static<typeof JacobianBody>>;
+  jacobianResponse: Same<client.JacobianResponse, Static<typeof JacobianReply>>;
+  vjpRequest: Same<client.VjpRequest, Static<typeof VjpBody>>;
+  vjpResponse: Same<client.VjpResponse, Static<typeof VjpReply>>;
+  outputLayerRequest: Same<client.OutputLayerRequest, WithNames<Static<typeof OutputLayerBody>>>;
+  outputLayerResponse: Same<client.OutputLayerResponse, Static<typeof OutputLayerReply>>;
+  activationInfo: Same<client.ActivationInfo, Static<typeof ActivationInfo>>;
+  problem: Same<client.ProblemDetails, Static<typeof Problem>>;
+  loss: Same<client.Loss, (typeof losses)[number]>;
+  reduction: Same<client.Reduction, (typeof reductions)[number]>;
+} = {
+  forwardRequest: true,
+  forwardResponse: true,
+  derivativeRequest: true,
+  derivativeResponse: true,
+  jacobianRequest: true,
+  jacobianResponse: true,
+  vjpRequest: true,
+  vjpResponse: true,
+  outputLayerRequest: true,
+  outputLayerResponse: true,
+  activationInfo: true,
+  problem: true,
+  loss: true,
+  reduction: true,
+};
+
+describe('the client package types', () => {
+  it('are the schema types (checked at compile time, both ways)', () => {
+    expect(Object.values(inSync).every((v) => v === true)).toBe(true);
+    // The Same check itself tells drift from agreement, an extra optional field included.
+    expectTypeOf<Same<{ a: number[] }, { a: number[] | number[][] }>>().toEqualTypeOf<false>();
+    expectTypeOf<Same<{ a: number[] }, { a: number[]; b?: number }>>().toEqualTypeOf<false>();
+    expectTypeOf<Same<{ a: number[] }, { a: number[] }>>().toEqualTypeOf<true>();
+  });
+
+  it('name every activation and alias of the table, and nothing else', () => {
+    expect([...client.activationNames]).toEqual(activationNames);
+  });
+
+  it('name the losses and reductions of the losses table', () => {
+    const clientLosses: client.Loss[] = ['squared_error', 'cross_entropy', 'binary_cross_entropy'];
+    const clientReductions: client.Reduction[] = ['sum', 'mean'];
+    expect(clientLosses).toEqual([...losses]);
+    expect(clientReductions).toEqual([...reductions]);
+  });
+});
