@@ -1,6 +1,6 @@
 /** Builds the app: plugins, shared schemas, then routes. Tests and server.ts both start here. */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { AppConfig } from './config.js';
 import { lingerMaxBytes, maxParamLength, redactedPaths, timeoutOptions } from './http-options.js';
 import auth from './plugins/auth.js';
@@ -14,6 +14,7 @@ import overload from './plugins/overload.js';
 import problem from './plugins/problem.js';
 import rateLimit from './plugins/rate-limit.js';
 import requestId, { genReqId } from './plugins/request-id.js';
+import { QuietProbeLogController } from './request-logging.js';
 import activationRoutes from './routes/activations.js';
 import healthRoutes from './routes/health.js';
 import outputLayerRoutes from './routes/output-layer.js';
@@ -60,7 +61,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
     clientErrorHandler,
     frameworkErrors,
     routerOptions: { maxParamLength },
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // Probes log their request lines at debug (request-logging.ts).
+    logController: new QuietProbeLogController({ requestIdLogLabel: 'requestId' }),
     ajv: {
       // No coercion ("3" is not 3) and no silent stripping (a typo'd field is a 400). allErrors stays
       // off: with it, a million bad numbers cost seconds and a 60 MB error body.

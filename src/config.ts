@@ -31,7 +31,7 @@ export interface AppConfig {
   readonly keepAliveTimeoutMs: number;
   /** A socket with no traffic in either direction for this long is destroyed (0 = no limit). */
   readonly connectionTimeoutMs: number;
-  /** Bearer keys accepted on /v1 and /v2; empty = no authentication. */
+  /** Bearer keys accepted on /v1 and /v2; empty = no authentication (API_KEYS unset; set but empty is refused). */
   readonly apiKeys: readonly string[];
   /** Whether /metrics needs a key too (only when apiKeys is not empty). */
   readonly metricsAuth: boolean;
@@ -78,16 +78,25 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * Decimal digits, or an integer in exponent form (MAX_ELEMENTS=1e6, 2.5e3): Number() alone would also take
+ * '' (0), '0x10' (16) and ' ' (0). Whether the value is a whole number in range is checked after.
+ */
+const integerPattern = /^(\d+|\d+(\.\d+)?[eE]\+?\d+)$/;
+
 /** Reads the configuration from env; throws ConfigError listing every bad variable. */
 export function loadConfig(env: Env = process.env, cpus: () => number = availableParallelism): AppConfig {
   const problems: string[] = [];
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
+  /** `orElse` names what else the variable takes, for the message (WORKERS=auto). */
+  const integer = (name: string, fallback: number, min: number, max: number, orElse = ''): number => {
     const raw = env[name];
     if (raw === undefined) return fallback;
-    // Number('') is 0 and Number('1e3') is 1000: accept plain decimal digits only.
-    const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+    const value = integerPattern.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
     if (Number.isSafeInteger(value) && value >= min && value <= max) return value;
-    problems.push(`${name}=${JSON.stringify(raw)} is not allowed: expected an integer from ${min} to ${max}`);
+    problems.push(
+      `${name}=${JSON.stringify(raw)} is not allowed: expected ${orElse}an integer from ${min} to ${max}` +
+        ' (digits, or exponent form such as 1e6)',
+    );
     return fallback;
   };
 
@@ -124,7 +133,7 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
   let workers = defaultConfig.workers;
   if (env.WORKERS !== undefined) {
     if (env.WORKERS.trim().toLowerCase() === 'auto') workers = cpus();
-    else workers = integer('WORKERS', defaultConfig.workers, 1, 1024);
+    else workers = integer('WORKERS', defaultConfig.workers, 1, 1024, 'auto (one process per CPU) or ');
   }
 
   const offloadDefaults = defaultOffloadConfig(cpus());
@@ -145,7 +154,14 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
 
   // The keys are secrets: messages name the entry by position, never by value.
   let apiKeys: string[] = [];
-  if (env.API_KEYS !== undefined && env.API_KEYS.trim() !== '') {
+  // Set but empty is most often a secret that did not arrive (an unset variable in a compose file, a missing
+  // Kubernetes secret key): starting without authentication would fail open, so it stops the start instead.
+  if (env.API_KEYS !== undefined && env.API_KEYS.trim() === '')
+    problems.push(
+      'API_KEYS is set but empty, which would turn authentication off: give at least one key, or unset ' +
+        'API_KEYS to run without authentication',
+    );
+  else if (env.API_KEYS !== undefined) {
     const entries = env.API_KEYS.split(',').map((key) => key.trim());
     const bad = entries
       .map((key, i) => ({ key, i }))

@@ -337,7 +337,8 @@ export default fp(
       AggregatorRegistry.setRegistries([registry]);
     }
 
-    app.get(metricsPath, { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
+    // Its request lines go out at debug, like the other probes (request-logging.ts).
+    app.get(metricsPath, { schema: { hide: true } }, async (_request, reply) => {
       const text = cluster.isWorker ? await askPrimary() : await registry.metrics();
       return reply.type(registry.contentType).send(text);
     });

@@ -8,32 +8,58 @@ import { activationFor, knownActivation } from './support.js';
 
 const numeric = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
+/** Query problems point at /query/<key> (the body's are /<field>), one form for every plot error. */
+const queryPointer = (key: string) => (key ? `/query/${key}` : '/query');
+
 const plotRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/activations/:name/plot.svg',
-    { schema: plotSchema, onRequest: knownActivation },
+    { schema: plotSchema, onRequest: knownActivation, attachValidation: true },
     async (request, reply) => {
       const entry = activationFor(request.params.name);
-      const { from: rawFrom = '-6', to: rawTo = '6', ...rawParams } = request.query as Record<string, string>;
+      // The query schema only says every value is a string; a repeated key (an array) is reported below,
+      // with every other query problem, as /query/<key>.
+      if (request.validationError && request.validationError.validationContext !== 'querystring')
+        throw request.validationError;
       const issues: ValidationIssue[] = [];
-      const number = (key: string, raw: string) => {
-        const value = numeric.test(raw.trim()) ? Number(raw) : Number.NaN;
-        if (!Number.isFinite(value)) issues.push({ path: `/${key}`, message: 'must be a finite number' });
+      const raw: Record<string, string> = {};
+      for (const [key, value] of Object.entries(request.query as Record<string, unknown>)) {
+        if (typeof value === 'string') raw[key] = value;
+        else issues.push({ path: queryPointer(key), message: 'must be given once' });
+      }
+      const { from: rawFrom = '-6', to: rawTo = '6', ...rawParams } = raw;
+      const number = (key: string, text: string) => {
+        const value = numeric.test(text.trim()) ? Number(text) : Number.NaN;
+        if (!Number.isFinite(value))
+          issues.push({ path: queryPointer(key), message: 'must be a finite number' });
         return value;
       };
       const from = number('from', rawFrom);
       const to = number('to', rawTo);
-      const params = Object.fromEntries(Object.entries(rawParams).map(([k, v]) => [k, number(k, String(v))]));
-      if (issues.length) throw invalid(issues, `query ${issues[0].path}: ${issues[0].message}`);
-      const bound = plotLimits.maxAbs;
-      if (Math.abs(from) > bound || Math.abs(to) > bound)
-        throw invalid([{ path: '/from', message: `from and to must lie within ±${bound}` }]);
-      if (!(from < to)) throw invalid([{ path: '/to', message: `must be greater than from (${from})` }]);
-      if (to - from < plotLimits.minSpan)
-        throw invalid([{ path: '/to', message: `to - from must be at least ${plotLimits.minSpan}` }]);
+      // Params go to the table's check as they are (NaN when not numeric): it names an unknown param as
+      // unknown whatever its value, and a known one that is not a number as such.
+      const params = Object.fromEntries(
+        Object.entries(rawParams).map(([k, v]) => [k, numeric.test(v.trim()) ? Number(v) : Number.NaN]),
+      );
       const resolved = resolveParams(entry, params);
       if ('errors' in resolved)
-        throw invalid(resolved.errors.map((e) => ({ path: e.path || '/', message: e.message })));
+        for (const e of resolved.errors)
+          issues.push({ path: queryPointer(e.path.slice(1)), message: e.message });
+      if (issues.length || 'errors' in resolved) throw invalid(issues);
+      const bound = plotLimits.maxAbs;
+      for (const [key, value] of [
+        ['from', from],
+        ['to', to],
+      ] as const)
+        if (Math.abs(value) > bound)
+          issues.push({ path: queryPointer(key), message: `must lie within ±${bound}` });
+      if (issues.length) throw invalid(issues);
+      if (!(from < to))
+        throw invalid([{ path: queryPointer('to'), message: `must be greater than from (${from})` }]);
+      if (to - from < plotLimits.minSpan)
+        throw invalid([
+          { path: queryPointer('to'), message: `to - from must be at least ${plotLimits.minSpan}` },
+        ]);
       return reply
         .type('image/svg+xml; charset=utf-8')
         .header('cache-control', 'public, max-age=3600')

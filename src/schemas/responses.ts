@@ -6,9 +6,11 @@
  *
  *     response: { 200: ForwardReply, ...computeErrorResponses('v1', { notFound: 'Unknown activation ...' }) }
  *
- * - computeErrorResponses: a POST that reads a body and computes (400, 401, 408, 413, 415, 422, 429, 431, 503).
- * - readErrorResponses: a GET under /v1 or /v2 (key and rate limit apply, no body: 401, 408, 429, 431, 503).
- * - openErrorResponses: a route open to everyone (probes, docs: 408, 431).
+ * - computeErrorResponses: a POST that reads a body and computes (400, 401, 408, 413, 414, 415, 422, 429, 431,
+ *   503).
+ * - readErrorResponses: a GET under /v1 or /v2 (key and rate limit apply, no body: 401, 408, 414, 429, 431,
+ *   503).
+ * - openErrorResponses: a route open to everyone (probes, docs: 408, 414, 431).
  *
  * test/routes/openapi-lint.test.ts checks that every /v1 and /v2 POST in the document has the compute set.
  */
@@ -18,7 +20,7 @@ import { tensorMediaType } from '../serialize/reply.js';
 export type Surface = 'v1' | 'v2';
 
 /** The statuses the helpers document; a route may word any of them its own way (`describe`). */
-export type ErrorStatus = 400 | 401 | 404 | 408 | 413 | 415 | 422 | 429 | 431 | 503;
+export type ErrorStatus = 400 | 401 | 404 | 408 | 413 | 414 | 415 | 422 | 429 | 431 | 503;
 
 /** The /v2 error body (the protocol's $inference_error_response), a named component like Problem. */
 export const InferenceErrorBody = Type.Object(
@@ -32,6 +34,7 @@ const reasons: Record<ErrorStatus, string> = {
   404: 'Unknown name in the path.',
   408: 'The request did not arrive in time: its headers within HEADERS_TIMEOUT_MS, or the whole request within REQUEST_TIMEOUT_MS. The connection is closed after this response.',
   413: 'The body is larger than BODY_LIMIT bytes, or a request or response tensor would hold more than MAX_ELEMENTS numbers.',
+  414: 'The request line is longer than the 16 KiB the server reads of a request head, or a path segment is longer than 100 characters.',
   415: `The Content-Type is neither application/json nor, where the route takes binary tensors, ${tensorMediaType}.`,
   422: 'The result is not finite in float64 (overflow, or a log of a value <= 0); the message names the quantity.',
   429: 'More than RATE_LIMIT requests per minute from this client (per API key when keys are configured); retry after Retry-After seconds. Never sent when RATE_LIMIT is unset.',
@@ -113,18 +116,18 @@ function responsesFor(
   );
 }
 
-/** The errors of a POST that reads a body and computes: 400, 401, 408, 413, 415, 422, 429, 431, 503 (+404). */
+/** The errors of a POST that reads a body and computes: 400, 401, 408, 413, 414, 415, 422, 429, 431, 503 (+404). */
 export function computeErrorResponses(surface: Surface, options: ErrorResponseOptions = {}): ErrorResponses {
-  const statuses: ErrorStatus[] = [400, 401, 408, 413, 415, 422, 429, 431, 503];
+  const statuses: ErrorStatus[] = [400, 401, 408, 413, 414, 415, 422, 429, 431, 503];
   return responsesFor(surface, options.alwaysFinite ? statuses.filter((s) => s !== 422) : statuses, options);
 }
 
-/** The errors of a GET under /v1 or /v2, where a key and the rate limit apply: 401, 408, 429, 431, 503 (+404). */
+/** The errors of a GET under /v1 or /v2, where a key and the rate limit apply: 401, 408, 414, 429, 431, 503 (+404). */
 export function readErrorResponses(surface: Surface, options: ErrorResponseOptions = {}): ErrorResponses {
-  return responsesFor(surface, [401, 408, 429, 431, 503], options);
+  return responsesFor(surface, [401, 408, 414, 429, 431, 503], options);
 }
 
-/** The errors of a route open to everyone (probes, docs): 408 and 431, which any request can meet. */
+/** The errors of a route open to everyone (probes, docs): 408, 414 and 431, which any request can meet. */
 export function openErrorResponses(surface: Surface, options: ErrorResponseOptions = {}): ErrorResponses {
-  return responsesFor(surface, [408, 431], options);
+  return responsesFor(surface, [408, 414, 431], options);
 }

@@ -58,8 +58,21 @@ describe('operational configuration', () => {
     expect(loadConfig({ WORKERS: 'auto' }, () => 6).workers).toBe(6);
   });
 
-  it('an empty API_KEYS means no authentication', () => {
-    expect(loadConfig({ API_KEYS: '' }).apiKeys).toEqual([]);
+  it('API_KEYS unset means no authentication; set but empty (or blank) stops the start', () => {
+    expect(loadConfig({}).apiKeys).toEqual([]);
+    for (const empty of ['', '  '])
+      expect(configError({ API_KEYS: empty })).toMatch(
+        /API_KEYS is set but empty.*authentication off.*unset API_KEYS to run without authentication/,
+      );
+  });
+
+  it('integers may be written in exponent form (MAX_ELEMENTS=1e6), whole numbers only', () => {
+    const config = loadConfig({ MAX_ELEMENTS: '1e6', BODY_LIMIT: '3.2E7', OFFLOAD_THRESHOLD: '1e+5' });
+    expect(config.maxElements).toBe(1_000_000);
+    expect(config.bodyLimit).toBe(32_000_000);
+    expect(config.offload.threshold).toBe(100_000);
+    expect(configError({ MAX_ELEMENTS: '2.5e0' })).toMatch(/MAX_ELEMENTS="2.5e0".*integer from 1/);
+    expect(configError({ MAX_ELEMENTS: '1e16' })).toMatch(/MAX_ELEMENTS="1e16".*integer from 1/);
   });
 
   it('the headers timeout follows a request timeout set below its default', () => {
@@ -76,10 +89,10 @@ describe('operational configuration', () => {
     ['KEEP_ALIVE_TIMEOUT_MS', 'forever', /integer from 1/],
     ['CONNECTION_TIMEOUT_MS', '1.5', /integer from 0/],
     ['RATE_LIMIT', '100/min', /integer from 0/],
-    ['WORKERS', '0', /integer from 1 to 1024/],
-    ['WORKERS', 'all', /integer from 1 to 1024/],
+    ['WORKERS', '0', /auto \(one process per CPU\) or an integer from 1 to 1024/],
+    ['WORKERS', 'lots', /auto \(one process per CPU\) or an integer from 1 to 1024/],
     ['METRICS_AUTH', 'yes', /true or false/],
-    ['OFFLOAD_THRESHOLD', '1e5', /integer from 0/],
+    ['OFFLOAD_THRESHOLD', '1e-5', /integer from 0/],
     ['OFFLOAD_THREADS', '0', /integer from 1 to 256/],
   ];
   for (const [name, value, allowed] of bad) {
