@@ -25,7 +25,7 @@ let app: App;
 let client: GradientServiceClient;
 let baseUrl: string;
 beforeAll(async () => {
-  app = await buildApp({ ...defaultConfig, logLevel: 'silent' }, { logger: false });
+  app = await buildApp({ ...defaultConfig, logLevel: 'silent', maxEventLoopDelayMs: 0 }, { logger: false });
   baseUrl = await listen(app);
   client = createClient({ baseUrl, timeout: 10_000 });
 });

@@ -8,7 +8,7 @@ const levels = { debug: 20, info: 30 };
 async function logsOf(logLevel: AppConfig['logLevel'], urls: readonly string[]) {
   const lines: { level: number; msg: string; req?: { url: string }; res?: unknown }[] = [];
   const app = await buildApp(
-    { ...defaultConfig, logLevel },
+    { ...defaultConfig, logLevel, maxEventLoopDelayMs: 0 },
     { logStream: { write: (line: string) => void lines.push(JSON.parse(line)) } },
   );
   await app.ready();

@@ -35,7 +35,8 @@ interface Doc {
 let app: App;
 let doc: Doc;
 beforeAll(async () => {
-  app = await buildTestApp();
+  // No load shedding: a busy test machine must not turn these into 503s.
+  app = await buildTestApp({ maxEventLoopDelayMs: 0 });
   doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
 });
 afterAll(() => app.close());
@@ -94,7 +95,7 @@ describe('the documented errors', () => {
 
   it('the 401 and 429 bodies are the documented ones on both surfaces', async () => {
     const key = 'k'.repeat(32);
-    const keyed = await buildTestApp({ apiKeys: [key], rateLimit: 1 });
+    const keyed = await buildTestApp({ apiKeys: [key], rateLimit: 1, maxEventLoopDelayMs: 0 });
     try {
       expectProblem(await post(keyed, '/v1/softmax/vjp', { z: [1], v: [1] }), 401, 'unauthorized');
       const v2 = await post(keyed, '/v2/models/sigmoid/infer', {});
