@@ -17,6 +17,7 @@ import requestId, { genReqId } from './plugins/request-id.js';
 import { QuietProbeLogController } from './request-logging.js';
 import activationRoutes from './routes/activations.js';
 import healthRoutes from './routes/health.js';
+import networkRoutes from './routes/network.js';
 import outputLayerRoutes from './routes/output-layer.js';
 import plotRoutes from './routes/plot.js';
 import softmaxRoutes from './routes/softmax.js';
@@ -101,6 +102,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   await app.register(activationRoutes);
   await app.register(softmaxRoutes);
   await app.register(outputLayerRoutes);
+  await app.register(networkRoutes);
   await app.register(plotRoutes);
   await app.register(v2Routes, { prefix: '/v2' });
   return app;

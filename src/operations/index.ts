@@ -7,13 +7,22 @@
 import { TooManyElementsError } from '../errors.js';
 import type { ReplyField } from '../serialize/reply.js';
 import { derivative, forward, jacobian, vjp } from './activation-ops.js';
+import { checkOperation, networkOperation } from './network.js';
 import { outputLayerOperation } from './output-layer.js';
 import { shapeText, sizeOf } from './support.js';
 import type { Job, Operation, OperationName, OperationRequest } from './types.js';
 
 export type * from './types.js';
 
-export const operations: readonly Operation[] = [forward, derivative, jacobian, vjp, outputLayerOperation];
+export const operations: readonly Operation[] = [
+  forward,
+  derivative,
+  jacobian,
+  vjp,
+  outputLayerOperation,
+  networkOperation,
+  checkOperation,
+];
 
 const byName = new Map<string, Operation>(operations.map((op) => [op.name, op]));
 

@@ -12,7 +12,14 @@ export interface TensorValue {
   readonly shape: readonly number[];
 }
 
-export type OperationName = 'forward' | 'derivative' | 'jacobian' | 'vjp' | 'output-layer';
+export type OperationName =
+  | 'forward'
+  | 'derivative'
+  | 'jacobian'
+  | 'vjp'
+  | 'output-layer'
+  | 'network'
+  | 'check';
 
 /** Which activations an operation takes from the route or model name; 'none': it takes none that way. */
 export type ActivationScope = 'any' | 'elementwise' | 'vector' | 'none';
@@ -40,8 +47,16 @@ export interface Job {
   readonly operation: OperationName;
   readonly activation?: string;
   readonly params: Params;
-  readonly options: Readonly<Record<string, string>>;
+  readonly options: Readonly<Record<string, string | number | boolean>>;
   readonly tensors: Readonly<Record<string, TensorValue>>;
+  /** Per layer, first to last, for operations over a network: each layer's activation and resolved params. */
+  readonly layers?: readonly JobLayer[];
+}
+
+/** One dense layer of a job: the activation by canonical name and its resolved params. */
+export interface JobLayer {
+  readonly activation: string;
+  readonly params: Params;
 }
 
 /** One input of the operation, for /v2 metadata and for reading requests. */
@@ -68,6 +83,11 @@ export interface ResultShape {
 export interface Operation {
   readonly name: OperationName;
   readonly scope: ActivationScope;
+  /**
+   * Rendered on /v1 only, not as a /v2 model: the network's per-layer activations and its per-layer tensor
+   * names have no form among a model's fixed inputs and scalar parameters.
+   */
+  readonly v1Only?: boolean;
   /** What the operation computes (for /v2 model metadata), given the activation when it takes one. */
   readonly describe: (activation?: Activation) => string;
   /** The inputs, given the activation (the derivative reads a only where the activation allows it). */

@@ -102,7 +102,7 @@ export const activationFromPath = (request: FastifyRequest): Activation =>
  * Runs a job and sends the reply in the negotiated form (JSON or binary tensors). Jobs past OFFLOAD_THRESHOLD
  * run in the worker pool, which also writes the reply there; smaller ones run here.
  */
-async function respond(
+export async function respond(
   app: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,

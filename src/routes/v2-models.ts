@@ -56,9 +56,11 @@ const applies = (operation: Operation, entry: Activation) =>
   operation.scope === 'any' || operation.scope === entry.kind;
 
 export const models: readonly Model[] = operations.flatMap((operation) =>
-  operation.scope === 'none'
-    ? [model(operation)]
-    : activations.filter((entry) => applies(operation, entry)).map((entry) => model(operation, entry)),
+  operation.v1Only
+    ? []
+    : operation.scope === 'none'
+      ? [model(operation)]
+      : activations.filter((entry) => applies(operation, entry)).map((entry) => model(operation, entry)),
 );
 
 const byName = new Map(models.map((m) => [m.name, m]));

@@ -292,11 +292,12 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
           : runJob(job);
         app.countResult(request, job);
         const results = new Map(
-          fields.map((f) =>
-            'value' in f
-              ? [f.name, { data: new Float64Array([f.value]), shape: [1] }]
-              : [f.name, { data: f.data, shape: f.dims }],
-          ),
+          fields.map((f) => {
+            if ('data' in f) return [f.name, { data: f.data, shape: f.dims }];
+            // JSON results belong to /v1-only operations, which are not models.
+            if (!('value' in f)) throw new RangeError(`/v2: result ${f.name} is not a tensor`);
+            return [f.name, { data: new Float64Array([f.value]), shape: [1] }];
+          }),
         );
         const selected =
           choices ??

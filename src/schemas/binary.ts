@@ -12,14 +12,21 @@ const layout =
   'this JSON header, whose length in bytes goes in the Inference-Header-Content-Length header, then the raw ' +
   'bytes of each input declaring parameters.binary_data_size, in order, little-endian, row-major, unpadded. ';
 
-const tensorInput = (names: readonly string[]) =>
+/** Tensor names beyond a fixed list (per-layer names such as layers.0.weights): a pattern and its wording. */
+export interface NamePattern {
+  readonly pattern: string;
+  readonly text: string;
+}
+
+const nameField = (names: readonly string[], pattern: NamePattern | undefined, description: string) =>
+  pattern
+    ? Type.String({ pattern: pattern.pattern, description: `${description} ${pattern.text}` })
+    : Type.Unsafe<string>({ type: 'string', enum: [...names], description });
+
+const tensorInput = (names: readonly string[], pattern?: NamePattern) =>
   Type.Object(
     {
-      name: Type.Unsafe<string>({
-        type: 'string',
-        enum: [...names],
-        description: 'The tensor field it carries.',
-      }),
+      name: nameField(names, pattern, 'The tensor field it carries.'),
       shape: Type.Array(Type.Integer({ minimum: 1, description: 'One dimension.' }), {
         minItems: 1,
         maxItems: 2,
@@ -50,19 +57,23 @@ const tensorInput = (names: readonly string[]) =>
     { additionalProperties: false, description: 'One tensor of the request.' },
   );
 
-interface ObjectSchema {
+export interface ObjectSchema {
   properties: Record<string, unknown>;
   required?: string[];
 }
 
 /** The JSON header schema of a binary request: the body's other fields plus `inputs` for its tensor fields. */
-export function binaryRequestSchema(body: ObjectSchema, tensorFields: readonly string[]) {
+export function binaryRequestSchema(
+  body: ObjectSchema,
+  tensorFields: readonly string[],
+  pattern?: NamePattern,
+) {
   const properties: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body.properties))
     if (!tensorFields.includes(key)) properties[key] = value;
-  properties.inputs = Type.Array(tensorInput(tensorFields), {
+  properties.inputs = Type.Array(tensorInput(tensorFields, pattern), {
     minItems: 1,
-    description: `The tensor fields (${tensorFields.join(', ')}), each with its shape, datatype and size.`,
+    description: `The tensor fields (${pattern?.text ?? tensorFields.join(', ')}), each with its shape, datatype and size.`,
   });
   return {
     type: 'object',
@@ -74,15 +85,16 @@ export function binaryRequestSchema(body: ObjectSchema, tensorFields: readonly s
 }
 
 /** The JSON header schema of a binary 200 reply. */
-export function binaryReplySchema(tensorFields: readonly string[], numberFields: readonly string[] = []) {
+export function binaryReplySchema(
+  tensorFields: readonly string[],
+  numberFields: readonly string[] = [],
+  pattern?: NamePattern,
+  headerFields: Readonly<Record<string, unknown>> = {},
+) {
   const properties: Record<string, unknown> = {
     outputs: Type.Array(
       Type.Object({
-        name: Type.Unsafe<string>({
-          type: 'string',
-          enum: [...tensorFields],
-          description: 'The reply field.',
-        }),
+        name: nameField(tensorFields, pattern, 'The reply field.'),
         shape: Type.Array(Type.Integer({ description: 'One dimension.' }), {
           description: 'The JSON nesting of the field, e.g. [K], [N, K], [N, K, K].',
         }),
@@ -92,14 +104,17 @@ export function binaryReplySchema(tensorFields: readonly string[], numberFields:
           { description: 'Where the data is.' },
         ),
       }),
-      { description: `The tensor fields (${tensorFields.join(', ')}), in this order after the header.` },
+      {
+        description: `The tensor fields (${pattern?.text ?? tensorFields.join(', ')}), in this order after the header.`,
+      },
     ),
   };
   for (const name of numberFields)
     properties[name] = Type.Number({ description: `${name}, as in the JSON reply.` });
+  Object.assign(properties, headerFields);
   return {
     type: 'object',
-    required: ['outputs', ...numberFields],
+    required: ['outputs', ...numberFields, ...Object.keys(headerFields)],
     properties,
     description:
       `With Accept: ${tensorMediaType} (or a binary request and no preference), the reply is a binary body: ` +
@@ -120,7 +135,18 @@ interface RouteSchema {
  */
 export function withBinaryTensors<S extends RouteSchema>(
   schema: S,
-  tensors: { inputs: readonly string[]; outputs: readonly string[]; numbers?: readonly string[] },
+  tensors: {
+    inputs: readonly string[];
+    outputs: readonly string[];
+    numbers?: readonly string[];
+    /** Input and output names beyond the lists (per-layer tensors). */
+    inputPattern?: NamePattern;
+    outputPattern?: NamePattern;
+    /** The JSON header's fields, where they differ from the JSON body's (nested tensors made optional). */
+    header?: ObjectSchema;
+    /** Non-tensor, non-number reply fields carried in the reply header (the checker's verdict). */
+    headerFields?: Readonly<Record<string, unknown>>;
+  },
 ): S {
   const reply = schema.response[200] as { description?: string };
   return {
@@ -131,7 +157,13 @@ export function withBinaryTensors<S extends RouteSchema>(
       properties: (schema.body as ObjectSchema).properties,
       content: {
         'application/json': { schema: schema.body },
-        [tensorMediaType]: { schema: binaryRequestSchema(schema.body as ObjectSchema, tensors.inputs) },
+        [tensorMediaType]: {
+          schema: binaryRequestSchema(
+            tensors.header ?? (schema.body as ObjectSchema),
+            tensors.inputs,
+            tensors.inputPattern,
+          ),
+        },
       },
     },
     response: {
@@ -140,7 +172,14 @@ export function withBinaryTensors<S extends RouteSchema>(
         description: reply.description ?? 'The result.',
         content: {
           'application/json': { schema: reply },
-          [tensorMediaType]: { schema: binaryReplySchema(tensors.outputs, tensors.numbers) },
+          [tensorMediaType]: {
+            schema: binaryReplySchema(
+              tensors.outputs,
+              tensors.numbers,
+              tensors.outputPattern,
+              tensors.headerFields,
+            ),
+          },
         },
       },
     },

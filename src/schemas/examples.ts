@@ -57,6 +57,58 @@ export const replyExamples: Readonly<Record<string, unknown>> = {
     biasGradient: [-0.13837079738215857, 0.0964196020566603],
     inputGradient: [-0.03312100014954792, -0.0029433983919834456],
   },
+  networkGradients: {
+    loss: 0.1847828317178667,
+    layers: [
+      {
+        z: [-0.35000000000000003, -0.5, 0.65],
+        a: [0.4133824210826699, 0.37754066879814546, 0.6570104626734988],
+        delta: [-0.03812553843748276, -0.016011436485515992, 0.012033933761452894],
+        weightGradient: [
+          [-0.01906276921874138, -0.008005718242757996, 0.006016966880726447],
+          [0.03812553843748276, 0.016011436485515992, -0.012033933761452894],
+        ],
+        biasGradient: [-0.03812553843748276, -0.016011436485515992, 0.012033933761452894],
+      },
+      {
+        z: [0.4977522041415, -0.09584873118427181],
+        a: [0.621930945608003, 0.47605614537244934],
+        delta: [-0.08889645217780194, 0.11874110946348493],
+        weightGradient: [
+          [-0.03674823062691955, 0.04908548731205773],
+          [-0.0335620260089897, 0.0448295978806779],
+          [-0.058405899175370216, 0.0780141512669688],
+        ],
+        biasGradient: [-0.08889645217780194, 0.11874110946348493],
+      },
+    ],
+    inputGradient: [0.0029999135817907908, -0.030476293874622834],
+  },
+  checkGradients: {
+    passed: false,
+    rtol: 0.001,
+    atol: 0,
+    checks: [
+      {
+        path: '/layers/1/weightGradient',
+        passed: false,
+        mismatches: 1,
+        maxAbsError: 0.15602415126696878,
+        maxRelError: 1.9999467882826205,
+        normwiseRelError: 1.9999467882826205,
+        worst: { index: [2, 1], expected: 0.0780141512669688, got: -0.07801 },
+      },
+      {
+        path: '/layers/1/biasGradient',
+        passed: true,
+        mismatches: 0,
+        maxAbsError: 0.0000411094634849285,
+        maxRelError: 0.0003462108756661939,
+        normwiseRelError: 0.0003462108756661939,
+        worst: { index: [1], expected: 0.11874110946348493, got: 0.1187 },
+      },
+    ],
+  },
   v2ServerMetadata: { name: 'gradient-service', version: '1.0.0', extensions: ['binary_tensor_data'] },
   v2ModelInfer: v2SigmoidInfer,
   v2ModelVersionInfer: v2SigmoidInfer,

@@ -11,9 +11,19 @@ import { nestedArray } from './json-writer.js';
 /** The media type of binary tensor bodies on /v1 (requests and replies). */
 export const tensorMediaType = 'application/vnd.gradient-service.tensor+octet-stream';
 
+/** A JSON value other than a tensor (the gradient checker's verdict and per-tensor reports). */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
+
 export type ReplyField =
   | { readonly name: string; readonly data: Float64Array; readonly dims: readonly number[] }
-  | { readonly name: string; readonly value: number };
+  | { readonly name: string; readonly value: number }
+  | { readonly name: string; readonly json: JsonValue };
 
 export type ReplyFormat = 'json' | 'binary';
 
@@ -45,7 +55,11 @@ function place(object: Record<string, unknown>, name: string, value: unknown): v
 export function replyJson(fields: readonly ReplyField[]): string {
   const object: Record<string, unknown> = {};
   for (const field of fields)
-    place(object, field.name, 'value' in field ? field.value : nestedArray(field.data, field.dims));
+    place(
+      object,
+      field.name,
+      'data' in field ? nestedArray(field.data, field.dims) : 'value' in field ? field.value : field.json,
+    );
   return JSON.stringify(object);
 }
 
@@ -59,8 +73,8 @@ export function replyBinary(fields: readonly ReplyField[]): { body: Buffer; head
   const outputs: unknown[] = [];
   const chunks: Uint8Array[] = [];
   for (const field of fields) {
-    if ('value' in field) {
-      header[field.name] = field.value;
+    if (!('data' in field)) {
+      header[field.name] = 'value' in field ? field.value : field.json;
       continue;
     }
     const bytes = encodeFloats(field.data, 'FP64');

@@ -47,6 +47,8 @@ describe('the OpenAPI document', () => {
         '/v1/softmax/jacobian',
         '/v1/softmax/vjp',
         '/v1/gradients/output-layer',
+        '/v1/gradients/network',
+        '/v1/gradients/check',
         '/v2',
         '/v2/health/live',
         '/v2/health/ready',

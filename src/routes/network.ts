@@ -1,0 +1,139 @@
+/**
+ * POST /v1/gradients/network and POST /v1/gradients/check: the network and check operations of the table
+ * (src/operations/network.ts). The body's nested tensors (layers[l].weights, gradients.layers[l].weightGradient)
+ * become the operation's dotted tensor names; in a binary body they arrive under those names as inputs.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PackedTensor } from '../core/tensor.js';
+import { InvalidRequestError, invalidField } from '../errors.js';
+import { type OperationName, prepareJob, type TensorValue } from '../operations/index.js';
+import { biasName, pointerOf, weightsName } from '../operations/network.js';
+import { withBinaryTensors } from '../schemas/binary.js';
+import {
+  CheckHeader,
+  CheckReply,
+  checkInputPattern,
+  checkSchema,
+  NetworkHeader,
+  networkInputPattern,
+  networkOutputPattern,
+  networkSchema,
+} from '../schemas/network.js';
+import { respond, tensorValue } from './support.js';
+
+type Body = Record<string, unknown>;
+type Layer = { weights?: unknown; bias?: unknown; activation?: unknown; params?: Record<string, unknown> };
+type GivenLayer = { weightGradient?: unknown; biasGradient?: unknown } | null;
+
+/**
+ * Reads the tensor at `name` (dotted) from the body: nested JSON (`json`, found under the body's structure) or
+ * a binary input of that name, not both.
+ */
+function readNested(body: Body, tensors: Map<string, TensorValue>, name: string, json: unknown): void {
+  const packed = body[name];
+  if (json !== undefined && packed !== undefined)
+    throw invalidField(pointerOf(name), `is given twice: inline in the JSON header and as the input ${name}`);
+  const value = json ?? packed;
+  if (value === undefined) return;
+  tensors.set(name, tensorValue(pointerOf(name).slice(1), value as PackedTensor));
+}
+
+function networkRequest(body: Body) {
+  const tensors = new Map<string, TensorValue>();
+  for (const field of ['x', 'targets'])
+    if (body[field] !== undefined) tensors.set(field, tensorValue(field, body[field] as PackedTensor));
+  const layers = (body.layers ?? []) as Layer[];
+  for (const [l, layer] of layers.entries()) {
+    readNested(body, tensors, weightsName(l), layer.weights);
+    readNested(body, tensors, biasName(l), layer.bias);
+  }
+  // Binary inputs for layers the network does not have: the operation names them.
+  for (const name of Object.keys(body))
+    if (name.startsWith('layers.') && body[name] instanceof PackedTensor && !tensors.has(name))
+      tensors.set(name, tensorValue(pointerOf(name).slice(1), body[name] as PackedTensor));
+  const options: Record<string, unknown> = {
+    layers: layers.map(({ activation, params }) => ({ activation, params })),
+  };
+  for (const field of ['loss', 'reduction', 'intermediates'])
+    if (body[field] !== undefined) options[field] = body[field];
+  return { tensors, options, layerCount: layers.length };
+}
+
+function checkRequest(body: Body) {
+  const request = networkRequest(body);
+  const gradients = (body.gradients ?? {}) as {
+    loss?: number;
+    layers?: GivenLayer[];
+    inputGradient?: unknown;
+  };
+  const given = gradients.layers ?? [];
+  if (given.length > request.layerCount)
+    throw new InvalidRequestError([
+      {
+        path: '/gradients/layers',
+        message: `has ${given.length} entries but the network has ${request.layerCount} layers`,
+      },
+    ]);
+  for (const [l, layer] of given.entries()) {
+    readNested(body, request.tensors, `gradients.layers.${l}.weightGradient`, layer?.weightGradient);
+    readNested(body, request.tensors, `gradients.layers.${l}.biasGradient`, layer?.biasGradient);
+  }
+  readNested(body, request.tensors, 'gradients.inputGradient', gradients.inputGradient);
+  // Binary inputs for layers the JSON list does not reach (or with no list at all).
+  for (const name of Object.keys(body))
+    if (name.startsWith('gradients.') && body[name] instanceof PackedTensor && !request.tensors.has(name))
+      request.tensors.set(name, tensorValue(pointerOf(name).slice(1), body[name] as PackedTensor));
+  if (gradients.loss !== undefined) request.options['gradients.loss'] = gradients.loss;
+  for (const field of ['rtol', 'atol']) if (body[field] !== undefined) request.options[field] = body[field];
+  return request;
+}
+
+function handler(
+  app: FastifyInstance,
+  operation: OperationName,
+  read: (body: Body) => ReturnType<typeof networkRequest>,
+) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const { tensors, options } = read(request.body as Body);
+    const job = prepareJob(operation, {
+      tensors,
+      options,
+      pointers: { params: '/params', options: '' },
+      maxElements: app.config.maxElements,
+    });
+    await respond(app, request, reply, job);
+  };
+}
+
+const networkRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const outputs = { outputs: ['loss', 'inputGradient'], outputPattern: networkOutputPattern };
+  app.post(
+    '/v1/gradients/network',
+    {
+      schema: withBinaryTensors(networkSchema, {
+        inputs: ['x', 'targets'],
+        inputPattern: networkInputPattern,
+        header: NetworkHeader,
+        numbers: ['loss'],
+        ...outputs,
+      }),
+    },
+    handler(app, 'network', networkRequest),
+  );
+  app.post(
+    '/v1/gradients/check',
+    {
+      schema: withBinaryTensors(checkSchema, {
+        inputs: ['x', 'targets'],
+        inputPattern: checkInputPattern,
+        header: CheckHeader,
+        outputs: [],
+        headerFields: CheckReply.properties,
+      }),
+    },
+    handler(app, 'check', checkRequest),
+  );
+};
+
+export default networkRoutes;
