@@ -15,7 +15,7 @@ export const errorCodes = {
   'invalid-request': 'The body or a parameter does not match the schema (see errors).',
   'malformed-json': 'The body is not valid JSON, or is empty (the detail says where and what was expected).',
   'structure-limit':
-    'The JSON nests deeper, has more keys or longer strings than the parsing limits, or a tensor shape has more dimensions than allowed (the detail names the limit).',
+    'The JSON nests deeper, has more arrays and objects, more keys or longer strings than the parsing limits, or a tensor shape has more dimensions than allowed (the detail names the limit).',
   'unsupported-media-type':
     'The body is neither application/json nor a binary tensor media type the route reads.',
   'payload-too-large': 'The body is larger than BODY_LIMIT bytes.',
@@ -90,6 +90,14 @@ export class MalformedJsonError extends ServiceError {
   constructor(detail: string, errors?: readonly ValidationIssue[]) {
     super(400, 'malformed-json', detail, errors);
     this.name = 'MalformedJsonError';
+  }
+}
+
+/** 400: a body beyond a parsing limit (src/codec/bounded-json.ts jsonLimits), refused before it was built. */
+export class StructureLimitError extends ServiceError {
+  constructor(detail: string) {
+    super(400, 'structure-limit', detail);
+    this.name = 'StructureLimitError';
   }
 }
 

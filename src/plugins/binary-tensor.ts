@@ -45,23 +45,13 @@ type Body = Record<string, unknown>;
 /** Bodies whose tensors arrived packed, until the handler gets them: body -> (field -> tensor). */
 const packedBodies = new WeakMap<object, { kind: 'json' | 'binary'; tensors: Map<string, PackedTensor> }>();
 
-function problemOf(error: BinaryTensorError): HttpProblem {
-  if (error.status === 413) return new HttpProblem(413, 'payload-too-large', error.message);
-  const detail = error.message.charAt(0).toUpperCase() + error.message.slice(1);
-  if (error.reason === 'not-json') return new HttpProblem(400, 'malformed-json', detail);
-  if (error.reason === 'limit') return new HttpProblem(400, 'structure-limit', detail);
-  return invalid([{ path: '', message: error.message }], error.message);
-}
-
 /** A binary body -> its JSON header, with the decoded tensors remembered for the handler. */
 function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: number): Body {
-  let header: Body;
-  let chunks: Map<string, Buffer>;
-  try {
-    ({ header, chunks } = parseBinaryBody(body, typeof headerLength === 'string' ? headerLength : undefined));
-  } catch (error) {
-    throw error instanceof BinaryTensorError ? problemOf(error) : error;
-  }
+  // A BinaryTensorError is left to classifyError (problem.ts): malformed JSON, a parsing limit, a 413 or a 400.
+  const { header, chunks } = parseBinaryBody(
+    body,
+    typeof headerLength === 'string' ? headerLength : undefined,
+  );
   const inputs = header.inputs;
   if (!Array.isArray(inputs))
     throw invalid([

@@ -11,6 +11,7 @@ import fp from 'fastify-plugin';
 import { BinaryTensorError } from '../codec/binary-tensor.js';
 import { JsonParseError } from '../codec/bounded-json.js';
 import { ShapeError } from '../core/tensor.js';
+import { boundedIssues, clipText, errorBodyBudget } from '../error-size.js';
 import {
   InternalError,
   InvalidRequestError,
@@ -18,6 +19,7 @@ import {
   PayloadTooLargeError,
   problemTypePrefix,
   ServiceError,
+  StructureLimitError,
   UnsupportedMediaTypeError,
   type ValidationIssue,
 } from '../errors.js';
@@ -156,19 +158,21 @@ interface ProblemBody {
   instance: string;
   requestId: string;
   errors?: readonly ValidationIssue[];
+  /** How many errors were found beyond those listed (src/plugins/error-size.ts). */
+  errorsOmitted?: number;
 }
 
-/** A body the bounded JSON parser refused: malformed, beyond a limit, or with a forbidden key. */
-export function jsonProblem(error: JsonParseError, request: FastifyRequest): ServiceError {
-  const what = request.headers['content-type']?.toLowerCase().startsWith(tensorMediaType)
-    ? "The body's JSON header"
-    : 'The body';
-  if (error.kind === 'syntax') return new MalformedJsonError(`${what} is not valid JSON: ${error.message}.`);
+/**
+ * A JSON body the bounded parser refused: malformed, beyond a limit, or with a forbidden key. (A binary
+ * body's JSON header arrives as a BinaryTensorError, with the same words.)
+ */
+export function jsonProblem(error: JsonParseError): ServiceError {
+  if (error.kind === 'syntax') return new MalformedJsonError(`The body is not valid JSON: ${error.message}.`);
   if (error.kind === 'limit')
-    return new ServiceError(400, 'structure-limit', `${what} is beyond a parsing limit: ${error.message}.`);
+    return new StructureLimitError(`The body is beyond a parsing limit: ${error.message}.`);
   return new InvalidRequestError(
     [{ path: '', message: error.message }],
-    `${what} is refused: ${error.message}.`,
+    `The body is refused: ${error.message}.`,
   );
 }
 
@@ -183,12 +187,12 @@ export function classifyError(error: unknown, request: FastifyRequest): ServiceE
   if (error instanceof ServiceError) return error;
   if (error instanceof ShapeError)
     return new InvalidRequestError([{ path: error.pointer, message: error.message }]);
-  if (error instanceof JsonParseError) return jsonProblem(error, request);
+  if (error instanceof JsonParseError) return jsonProblem(error);
   if (error instanceof BinaryTensorError) {
     if (error.status === 413) return new PayloadTooLargeError(error.message);
     const detail = error.message.charAt(0).toUpperCase() + error.message.slice(1);
     if (error.reason === 'not-json') return new MalformedJsonError(detail);
-    if (error.reason === 'limit') return new ServiceError(400, 'structure-limit', detail);
+    if (error.reason === 'limit') return new StructureLimitError(detail);
     return new InvalidRequestError([{ path: '', message: error.message }], error.message);
   }
 
@@ -253,21 +257,32 @@ const maxEchoedPath = 256;
 export const shownPath = (path: string): string =>
   path.length <= maxEchoedPath ? path : `${path.slice(0, maxEchoedPath)}\u2026 (${path.length} characters)`;
 
-/** The problem+json body of `problem` for the request at `path` (`instance`), with its request id. */
+/**
+ * The problem+json body of `problem` for the request at `path` (`instance`), with its request id. Whatever
+ * the error holds, the body stays under maxErrorBodyBytes (src/error-size.ts): text that may echo the client
+ * is clipped, and only the first errors are listed, with a count of the rest.
+ */
 function problemBody(problem: ServiceError, path: string, requestId: string): ProblemBody {
-  return {
+  const body: ProblemBody = {
     type: problemTypePrefix + problem.code,
     title: STATUS_CODES[problem.status] ?? 'Error',
     status: problem.status,
-    detail: problem.detail,
-    instance: path.length <= maxEchoedPath ? path : path.slice(0, maxEchoedPath),
+    detail: clipText(problem.detail, errorBodyBudget.detail),
+    instance: clipText(path, errorBodyBudget.instance),
     requestId,
-    ...(problem.errors ? { errors: problem.errors } : {}),
   };
+  if (problem.errors) {
+    const { errors, omitted } = boundedIssues(problem.errors);
+    body.errors = errors;
+    if (omitted > 0) body.errorsOmitted = omitted;
+  }
+  return body;
 }
 
-/** The { error } body of the Open Inference Protocol (/v2). */
-const inferenceErrorBody = (error: ServiceError) => ({ error: error.detail });
+/** The { error } body of the Open Inference Protocol (/v2), its message clipped like a problem's detail. */
+const inferenceErrorBody = (error: ServiceError) => ({
+  error: clipText(error.detail, errorBodyBudget.v2Message),
+});
 
 /** The problem+json renderer. */
 export function sendProblem(reply: FastifyReply, problem: ServiceError): FastifyReply {

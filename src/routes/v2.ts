@@ -19,6 +19,7 @@ import {
   isFloatDatatype,
   parseBinaryBody,
 } from '../codec/binary-tensor.js';
+import { clipText, errorBodyBudget } from '../error-size.js';
 import { NonFiniteResultError, ServiceError, TooManyElementsError } from '../errors.js';
 import { jobSize, prepareJob, runJob, type TensorValue } from '../operations/index.js';
 import { openapiInfo } from '../plugins/docs.js';
@@ -61,39 +62,63 @@ interface InferenceRequestBody {
 /** The binary chunks of a request, by input name, from the body parser to the handler. */
 const binaryChunks = new WeakMap<FastifyRequest, Map<string, Buffer>>();
 
-/** Flat row-major Float64Array from flat or nested JSON data, checked against the shape. */
+/** A JSON value as an error message shows it: never the whole of a large array, object or string. */
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length} elements`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return clipText(JSON.stringify(value), 60);
+  return String(value);
+}
+
+/**
+ * Flat row-major Float64Array from flat or nested JSON data, checked against the shape. The nested walk is
+ * a loop over an index per dimension (an odometer), not a recursion: no data can make it deeper than the
+ * shape's rank, and it builds no text unless it refuses.
+ */
 function flatten(data: unknown[], shape: readonly number[], count: number, fp32: boolean, label: string) {
   const out = new Float64Array(count);
-  const put = (value: unknown, i: number, where: string) => {
+  const shapeText = `[${shape.join(', ')}]`;
+  const put = (value: unknown, i: number, where: () => string) => {
     const x = typeof value === 'number' && fp32 ? Math.fround(value) : value;
     if (typeof x !== 'number' || !Number.isFinite(x))
       throw badRequest(
-        `${label}: data${where} must be a finite number${fp32 ? ' within the FP32 range' : ''} (got ${JSON.stringify(value) ?? typeof value})`,
+        `${label}: data${where()} must be a finite number${fp32 ? ' within the FP32 range' : ''} (got ${describeValue(value)})`,
       );
     out[i] = x;
   };
   if (!Array.isArray(data[0])) {
     if (data.length !== count)
-      throw badRequest(
-        `${label}: data has ${data.length} elements but shape [${shape.join(', ')}] needs ${count}`,
-      );
-    for (let i = 0; i < count; i++) put(data[i], i, `[${i}]`);
+      throw badRequest(`${label}: data has ${data.length} elements but shape ${shapeText} needs ${count}`);
+    for (let i = 0; i < count; i++) put(data[i], i, () => `[${i}]`);
     return out;
   }
-  // Nested data must nest exactly as the shape: data[i][j] with lengths shape[0], shape[1], ...
-  let next = 0;
-  const walk = (node: unknown, depth: number, where: string) => {
-    if (depth === shape.length) {
-      put(node, next++, where);
-      return;
-    }
-    if (!Array.isArray(node) || node.length !== shape[depth])
-      throw badRequest(
-        `${label}: data${where} must be an array of ${shape[depth]} (dimension ${depth} of shape [${shape.join(', ')}]), got ${Array.isArray(node) ? `${node.length} elements` : JSON.stringify(node)}`,
-      );
-    for (let i = 0; i < node.length; i++) walk(node[i], depth + 1, `${where}[${i}]`);
+  // Nested data must nest exactly as the shape: data[i][j]... with lengths shape[0], shape[1], ...
+  const rank = shape.length;
+  const index = new Array<number>(rank).fill(0);
+  const nodes = new Array<unknown[]>(rank);
+  const where = (depth: number) =>
+    index
+      .slice(0, depth)
+      .map((i) => `[${i}]`)
+      .join('');
+  const arrayAt = (node: unknown, depth: number): unknown[] => {
+    if (Array.isArray(node) && node.length === shape[depth]) return node;
+    throw badRequest(
+      `${label}: data${where(depth)} must be an array of ${shape[depth]} (dimension ${depth} of shape ${shapeText}), got ${describeValue(node)}`,
+    );
   };
-  walk(data, 0, '');
+  nodes[0] = arrayAt(data, 0);
+  // depth: the deepest dimension whose array in nodes is current; deeper ones are fetched before each element.
+  let depth = 0;
+  for (let next = 0; next < count; next++) {
+    for (; depth < rank - 1; depth++) nodes[depth + 1] = arrayAt(nodes[depth][index[depth]], depth + 1);
+    put(nodes[rank - 1][index[rank - 1]], next, () => where(rank));
+    // Advance the last index, carrying into the ones before it.
+    let d = rank - 1;
+    while (d >= 0 && ++index[d] === shape[d]) index[d--] = 0;
+    depth = d;
+  }
   return out;
 }
 
@@ -155,7 +180,6 @@ function outputChoices(
   });
 }
 
-/** The protocol's renderer of a classified error: `{ "error": message }`, application/json. */
 /** The path's model and version: route-level onRequest, so an unknown model is a 404 before the body is read. */
 const knownModel: onRequestHookHandler = (request, _reply, done) => {
   try {

@@ -5,6 +5,7 @@
 import { Type } from 'typebox';
 import { activationNames, activations } from '../core/activations/index.js';
 import type { JsonTensor } from '../core/tensor.js';
+import { errorBodyBudget, maxErrorBodyBytes } from '../error-size.js';
 import { errorCodes, problemTypePrefix } from '../errors.js';
 
 const limitsText =
@@ -93,7 +94,14 @@ export const Problem = Type.Object(
     }),
     errors: Type.Optional(
       Type.Array(ValidationIssue, {
-        description: 'Validation failures, each with a JSON pointer (400 only).',
+        description: `Validation failures, each with a JSON pointer (400 only): at most the first ${errorBodyBudget.listed}.`,
+        maxItems: errorBodyBudget.listed,
+      }),
+    ),
+    errorsOmitted: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: `How many more failures were found than the ${errorBodyBudget.listed} listed in errors (absent when none were left out). Every error body is under ${maxErrorBodyBytes / 1024} KiB: text that echoes the request is clipped, ending in "… (N more characters)".`,
       }),
     ),
   },
