@@ -15,7 +15,7 @@ export const errorBodyBudget = {
   path: 200,
   message: 300,
   detail: 2000,
-  instance: 500,
+  instance: 256,
   /** The message of a /v2 `{ error }`. */
   v2Message: 8000,
 } as const;

@@ -19,7 +19,7 @@ import {
   isFloatDatatype,
   parseBinaryBody,
 } from '../codec/binary-tensor.js';
-import { clipText, errorBodyBudget } from '../error-size.js';
+import { clipText } from '../error-size.js';
 import { NonFiniteResultError, ServiceError, TooManyElementsError } from '../errors.js';
 import { jobSize, prepareJob, runJob, type TensorValue } from '../operations/index.js';
 import { openapiInfo } from '../plugins/docs.js';
