@@ -167,5 +167,7 @@ export interface ProblemDetails {
   detail: string;
   instance: string;
   requestId: string;
+  /** The first few dozen validation failures; errorsOmitted counts the others. */
   errors?: { path: string; message: string }[];
+  errorsOmitted?: number;
 }
