@@ -65,7 +65,7 @@ export default fp(
     const keys = options.apiKeys.map(digest);
     app.decorateRequest('apiKeyIndex', undefined);
 
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       const isMetrics = request.routeOptions.url === metricsPath || request.url.split('?')[0] === metricsPath;
       const needsKey = isComputePath(request) || (options.metricsAuth && isMetrics);
       if (!needsKey) return;
@@ -75,6 +75,9 @@ export default fp(
         request.apiKeyIndex = index;
         return;
       }
+      // A failed attempt counts against RATE_LIMIT per client address (a 429 beyond it), or keys could be
+      // guessed at full speed: auth runs before the rate limit's route hook, which never sees this request.
+      await request.server.countFailedAttempt?.(request, reply);
       // RFC 6750: no credentials -> just the challenge; wrong credentials -> error="invalid_token".
       const challenge =
         authorization === undefined

@@ -60,7 +60,8 @@ export default fp(
     // Callback style: it runs on every response, and only does anything when the body is still arriving.
     app.addHook('onSend', (request, reply, payload, done) => {
       const raw = request.raw;
-      if (!bodyStillArriving(raw)) return done(null, payload);
+      // While the app is not ready (draining for shutdown), connections are closed, not kept to linger.
+      if (!bodyStillArriving(raw) || !app.readiness.ready) return done(null, payload);
       const socket = raw.socket;
       // Fastify's body parser sets Connection: close on its errors, and node then closes the socket as soon
       // as the answer is written. A body that fits the bound is discarded instead, keeping the connection;

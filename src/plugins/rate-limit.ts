@@ -1,15 +1,26 @@
 /**
  * Optional RATE_LIMIT: requests per minute to /v1 and /v2, per API key when keys are configured (a client
  * is its key, whichever address it calls from), per client IP otherwise; 429 problem with Retry-After
- * beyond. Probes, docs and /metrics are never limited: a kubelet or Prometheus must not be locked out.
+ * beyond. A request refused for want of a valid key counts too, per client IP, through countFailedAttempt
+ * (auth.ts calls it before its 401): guessing keys is limited like any other traffic. Probes, docs and /metrics are never limited: a kubelet or Prometheus must not be locked out.
  * The count is per process (in memory): with WORKERS=n or several pods, a client gets up to n times the
  * limit, spread across them.
  */
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isComputePath } from './auth.js';
 import { HttpProblem } from './problem.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Counts a request refused before the rate limit's own hook (a failed login) against RATE_LIMIT, and
+     * throws the 429 beyond it. Absent when RATE_LIMIT is 0.
+     */
+    countFailedAttempt?: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  }
+}
 
 export interface RateLimitOptions {
   /** Requests per minute; 0 = no limit. */
@@ -36,6 +47,11 @@ export default fp(
           { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
         ),
     });
+    // The same limiter and store as the routes' hook: a failed attempt (no apiKeyIndex) counts as ip:<address>.
+    const limit = app.rateLimit();
+    app.decorate('countFailedAttempt', (request: FastifyRequest, reply: FastifyReply) =>
+      limit.call(app, request, reply),
+    );
   },
   { name: 'rate-limit' },
 );

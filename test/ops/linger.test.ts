@@ -157,6 +157,20 @@ describe('bounded in bytes and time', () => {
   });
 });
 
+describe('while draining', () => {
+  it('an early answer keeps Connection: close and the socket is closed: shutdown does not wait on uploads', async () => {
+    const port = await listening({ bodyLimit: 1 << 20 });
+    const app = apps[apps.length - 1];
+    app.readiness.ready = false;
+    const connection = await openRaw(port);
+    connection.socket.write(post('/v1/activations/relu/forward', `Content-Length: ${2 << 20}\r\n`));
+    expect(await within(connection.closed, 5000)).toBe(true);
+    const [answer] = parseResponses(connection.received());
+    expect(answer.status).toBe(413);
+    expect(answer.headers.connection).toBe('close');
+  });
+});
+
 describe('other early answers linger too', () => {
   it('a 401 to a 5 MB upload without a key is received, and the connection serves the next request', async () => {
     const port = await listening({ apiKeys: ['k'.repeat(32)] });

@@ -55,3 +55,27 @@ describe('RATE_LIMIT', () => {
     for (let i = 0; i < 20; i++) expect((await forward(app)).statusCode).toBe(200);
   });
 });
+
+describe('failed logins count against RATE_LIMIT', () => {
+  it('wrong keys get 401 up to the limit, then 429 with Retry-After, per client address', async () => {
+    app = await buildTestApp({ rateLimit: 2, apiKeys: [key1] });
+    const wrong = { authorization: 'Bearer wrong-key-0123456789' };
+    for (let i = 0; i < 2; i++) expectProblem(await forward(app, wrong), 401, 'unauthorized');
+    const limited = await forward(app, wrong);
+    expectProblem(limited, 429, 'rate-limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // No key at all counts in the same bucket: the address is what is limited.
+    expectProblem(await forward(app), 429, 'rate-limited');
+    // Another address still gets its 401s, and the valid key its own count.
+    expectProblem(await forward(app, wrong, '10.0.0.7'), 401, 'unauthorized');
+    expect((await forward(app, { authorization: `Bearer ${key1}` })).statusCode).toBe(200);
+  });
+
+  it('a failed attempt uses up the address budget that requests without keys share', async () => {
+    app = await buildTestApp({ rateLimit: 3, apiKeys: [key1] });
+    expectProblem(await forward(app), 401, 'unauthorized');
+    expectProblem(await forward(app, { authorization: 'Basic abc' }), 401, 'unauthorized');
+    expectProblem(await forward(app, { authorization: 'Bearer nope-nope-nope-nope' }), 401, 'unauthorized');
+    expectProblem(await forward(app, { authorization: 'Bearer nope-nope-nope-nope' }), 429, 'rate-limited');
+  });
+});
