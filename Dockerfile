@@ -21,7 +21,9 @@ RUN npm run build
 # Production dependencies only: the same tree with the dev packages pruned (no second download), in a stage
 # of its own so the runtime image never sees dev packages or npm's cache.
 FROM dev-deps AS prod-deps
-RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+# The client workspace's link (node_modules/@gradient-service/client -> packages/client) is not the server's and
+# would dangle in the runtime image: dropped.
+RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund && rm -rf node_modules/@gradient-service
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
