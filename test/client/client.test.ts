@@ -114,6 +114,19 @@ describe('typed methods against the real service', () => {
     ]);
     const vjp = await client.softmaxVjp({ z: [0, 0], v: [1, 0] });
     expect(vjp.gradient).toEqual([0.25, -0.25]);
+    const logJacobian = await client.activationJacobian('log_softmax', { z: [[0, 0]] });
+    expectTypeOf(logJacobian.jacobian).toEqualTypeOf<number[][][]>();
+    expect(logJacobian.jacobian).toEqual([
+      [
+        [0.5, -0.5],
+        [-0.5, 0.5],
+      ],
+    ]);
+    const logVjp = await client.activationVjp('softmax', { z: [0, 0], v: [1, 0] });
+    expect(logVjp.gradient).toEqual([0.25, -0.25]);
+    // @ts-expect-error an elementwise activation has no Jacobian route; the service says 400 all the same
+    const elementwise = await client.activationJacobian('sigmoid', { z: [0] }).catch((e: unknown) => e);
+    expect((elementwise as GradientServiceError).status).toBe(400);
     const layer = await client.outputLayerGradients({
       x: [1],
       weights: [[0]],

@@ -6,7 +6,7 @@
 import type { Static } from 'typebox';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as client from '../../packages/client/src/types.js';
-import { activationNames } from '../../src/core/activations/index.js';
+import { activationNames, activations } from '../../src/core/activations/index.js';
 import { losses, reductions } from '../../src/core/losses.js';
 import type {
   ActivationInfo,
@@ -14,6 +14,10 @@ import type {
   DerivativeReply,
   ForwardBody,
   ForwardReply,
+  VectorJacobianBody,
+  VectorJacobianReply,
+  VectorVjpBody,
+  VectorVjpReply,
 } from '../../src/schemas/activations.js';
 import type { Problem } from '../../src/schemas/common.js';
 import type { OutputLayerBody, OutputLayerReply } from '../../src/schemas/output-layer.js';
@@ -34,6 +38,10 @@ const inSync: {
   forwardResponse: Same<client.ForwardResponse, Static<typeof ForwardReply>>;
   derivativeRequest: Same<client.DerivativeRequest, Static<typeof DerivativeBody>>;
   derivativeResponse: Same<client.DerivativeResponse, Static<typeof DerivativeReply>>;
+  activationJacobianRequest: Same<client.ActivationJacobianRequest, Static<typeof VectorJacobianBody>>;
+  activationJacobianResponse: Same<client.JacobianResponse, Static<typeof VectorJacobianReply>>;
+  activationVjpRequest: Same<client.ActivationVjpRequest, Static<typeof VectorVjpBody>>;
+  activationVjpResponse: Same<client.VjpResponse, Static<typeof VectorVjpReply>>;
   jacobianRequest: Same<client.JacobianRequest, Static<typeof JacobianBody>>;
   jacobianResponse: Same<client.JacobianResponse, Static<typeof JacobianReply>>;
   vjpRequest: Same<client.VjpRequest, Static<typeof VjpBody>>;
@@ -49,6 +57,10 @@ const inSync: {
   forwardResponse: true,
   derivativeRequest: true,
   derivativeResponse: true,
+  activationJacobianRequest: true,
+  activationJacobianResponse: true,
+  activationVjpRequest: true,
+  activationVjpResponse: true,
   jacobianRequest: true,
   jacobianResponse: true,
   vjpRequest: true,
@@ -72,6 +84,11 @@ describe('the client package types', () => {
 
   it('name every activation and alias of the table, and nothing else', () => {
     expect([...client.activationNames]).toEqual(activationNames);
+  });
+
+  it('name the vector activations (and their aliases) as the table has them', () => {
+    const vector = activations.filter((e) => e.kind === 'vector').flatMap((e) => [e.name, ...e.aliases]);
+    expect([...client.vectorActivationNames]).toEqual(vector);
   });
 
   it('name the losses and reductions of the losses table', () => {

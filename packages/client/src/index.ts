@@ -23,7 +23,9 @@
 import { Pool } from 'undici';
 import type {
   ActivationInfo,
+  ActivationJacobianRequest,
   ActivationName,
+  ActivationVjpRequest,
   DerivativeRequest,
   DerivativeResponse,
   ForwardRequest,
@@ -34,6 +36,7 @@ import type {
   OutputLayerResponse,
   ProblemDetails,
   Tensor,
+  VectorActivationName,
   VjpRequest,
   VjpResponse,
 } from './types.js';
@@ -126,6 +129,16 @@ export interface GradientServiceClient {
     name: ActivationName,
     body: DerivativeRequest<T>,
   ): Promise<DerivativeResponse<T>>;
+  /** POST /v1/activations/{name}/jacobian (vector activations): K x K for one sample, N x K x K for a batch. */
+  activationJacobian<T extends Tensor>(
+    name: VectorActivationName,
+    body: ActivationJacobianRequest<T>,
+  ): Promise<JacobianResponse<T>>;
+  /** POST /v1/activations/{name}/vjp (vector activations): v^T J without building J. */
+  activationVjp<T extends Tensor>(
+    name: VectorActivationName,
+    body: ActivationVjpRequest<T>,
+  ): Promise<VjpResponse<T>>;
   /** POST /v1/softmax/jacobian: K x K for one sample, N x K x K for a batch. */
   softmaxJacobian<T extends Tensor>(body: JacobianRequest<T>): Promise<JacobianResponse<T>>;
   /** POST /v1/softmax/vjp */
@@ -319,6 +332,8 @@ export function createClient(options: ClientOptions): GradientServiceClient {
     getActivation: (name) => call('GET', `/v1/activations/${named(name)}`, undefined),
     activationForward: (name, body) => call('POST', `/v1/activations/${named(name)}/forward`, body),
     activationDerivative: (name, body) => call('POST', `/v1/activations/${named(name)}/derivative`, body),
+    activationJacobian: (name, body) => call('POST', `/v1/activations/${named(name)}/jacobian`, body),
+    activationVjp: (name, body) => call('POST', `/v1/activations/${named(name)}/vjp`, body),
     softmaxJacobian: (body) => call('POST', '/v1/softmax/jacobian', body),
     softmaxVjp: (body) => call('POST', '/v1/softmax/vjp', body),
     outputLayerGradients: (body) => call('POST', '/v1/gradients/output-layer', body),

@@ -42,6 +42,11 @@ export const activationNames = [
 /** An activation name or alias: a misspelt one does not compile. */
 export type ActivationName = (typeof activationNames)[number];
 
+/** The vector activations (each row mapped as a whole), whose Jacobian and VJP have routes of their own. */
+export const vectorActivationNames = ['softmax', 'log_softmax'] as const;
+
+export type VectorActivationName = (typeof vectorActivationNames)[number];
+
 /** One sample, shape [K]. */
 export type Vector = number[];
 /** A batch of N samples, shape [N][K] (rows of equal length). */
@@ -104,6 +109,21 @@ export interface VjpResponse<T extends Tensor = Tensor> {
   a: T;
   /** v^T J per row (dE/dz), the shape of the input. */
   gradient: T;
+}
+
+/** Exactly one of z and a (the activation's output), and optional params. */
+export interface ActivationJacobianRequest<T extends Tensor = Tensor> {
+  z?: T;
+  a?: T;
+  params?: ActivationParams;
+}
+
+/** Exactly one of z and a, v (dE/da) of the same shape, and optional params. */
+export interface ActivationVjpRequest<T extends Tensor = Tensor> {
+  z?: T;
+  a?: T;
+  v: T;
+  params?: ActivationParams;
 }
 
 export type Loss = 'squared_error' | 'cross_entropy' | 'binary_cross_entropy';
