@@ -151,6 +151,16 @@ describe('typed methods against the real service', () => {
     expect(e.type).toBe('urn:gradient-service:problem:invalid-request');
     expect(e.detail).toMatch(/ragged/);
     expect(e.errors[0].path).toBe('/z/1');
+    expect(e.errorsOmitted).toBeUndefined();
+
+    // 40 unknown params: the service lists the first ones and counts the rest.
+    const params = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, 1]));
+    const many = (await client
+      .activationForward('sigmoid', { z: [1], params })
+      .catch((x: unknown) => x)) as GradientServiceError;
+    expect(many.status).toBe(400);
+    expect(many.errorsOmitted).toBeGreaterThan(0);
+    expect(many.errors.length + (many.errorsOmitted ?? 0)).toBe(40);
     expect(e.requestId).toMatch(/.+/);
 
     // @ts-expect-error an unknown name does not compile; the service answers 404 all the same

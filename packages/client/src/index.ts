@@ -80,6 +80,8 @@ export class GradientServiceError extends Error {
   readonly title: string;
   readonly detail: string;
   readonly errors: readonly { path: string; message: string }[];
+  /** How many validation failures the service left out of `errors` (it lists the first few dozen). */
+  readonly errorsOmitted?: number;
   readonly requestId?: string;
   readonly instance?: string;
   /** Retry-After in seconds, when the service sent one (429, 503). */
@@ -93,6 +95,7 @@ export class GradientServiceError extends Error {
     this.title = problem.title ?? 'Error';
     this.detail = problem.detail ?? '';
     this.errors = problem.errors ?? [];
+    this.errorsOmitted = problem.errorsOmitted;
     this.requestId = problem.requestId;
     this.instance = problem.instance;
     this.retryAfter = retryAfter;
