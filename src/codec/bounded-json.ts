@@ -296,6 +296,8 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
   let i = afterByteOrderMark(bytes, start, end);
   let depth = 0;
   let containers = 0;
+  // The opening quote of the first __proto__ or constructor key, or -1.
+  let forbiddenKeyAt = -1;
   let totalKeys = 0;
   let state = valueState;
   for (;;) {
@@ -403,21 +405,25 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
       const quoteAt = i;
       i = scanString(bytes, i, end);
       if (i < 0) return stringError(bytes, start, end, i, quoteAt);
-      const forbidden = isForbiddenKey(bytes, quoteAt + 1, i - 1);
-      if (forbidden)
-        return fail(
-          bytes,
-          start,
-          quoteAt,
-          'forbidden-key',
-          `the key "${forbidden}" is not allowed (code that copies keys could reach a prototype through it)`,
-        );
+      // Reported once the text is known to be JSON: malformed text is a syntax error, whatever its keys.
+      if (forbiddenKeyAt < 0 && isForbiddenKey(bytes, quoteAt + 1, i - 1)) forbiddenKeyAt = quoteAt;
       i = skipWhitespace(bytes, i, end);
       if (i >= end || bytes[i] !== Char.Colon) return expected(bytes, start, i, end, "':' after the key");
       i++;
       state = valueState;
     } else {
-      if (depth === 0) return i < end ? expected(bytes, start, i, end, 'the end of the text') : undefined;
+      if (depth === 0) {
+        if (i < end) return expected(bytes, start, i, end, 'the end of the text');
+        if (forbiddenKeyAt < 0) return undefined;
+        const key = isForbiddenKey(bytes, forbiddenKeyAt + 1, scanString(bytes, forbiddenKeyAt, end) - 1);
+        return fail(
+          bytes,
+          start,
+          forbiddenKeyAt,
+          'forbidden-key',
+          `the key "${key}" is not allowed (code that copies keys could reach a prototype through it)`,
+        );
+      }
       const c = i < end ? bytes[i] : -1;
       const object = isObjectAt[depth] === 1;
       if (c === Char.Comma) state = object ? keyState : valueState;

@@ -60,17 +60,26 @@ const hasForbiddenKey = (text: string) =>
 describe('scanJson agrees with JSON.parse', () => {
   it('accepts exactly what JSON.parse accepts (near-valid and random texts, within the limits)', () => {
     fc.assert(
-      fc.property(fc.oneof(nearJson, randomText, fc.json()), (text) => {
-        const bytes = Buffer.from(text, 'utf8');
-        const problem = scanJson(bytes);
-        const accepted = jsonParseAccepts(
-          bytes.subarray(bytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])) ? 3 : 0),
-        );
-        if (problem?.kind === 'forbidden-key')
-          expect(accepted && hasForbiddenKey(bytes.toString('utf8').replace(/^\ufeff/, ''))).toBe(true);
-        else expect(problem === undefined, `${JSON.stringify(text)}: ${problem?.message}`).toBe(accepted);
-        if (problem) expect(problem.offset).toBeLessThanOrEqual(bytes.length);
-      }),
+      fc.property(
+        // The last variant renames a key to __proto__, so that the refusal of such keys meets syntax errors.
+        fc.oneof(
+          nearJson,
+          randomText,
+          fc.json(),
+          nearJson.map((t) => t.replace(/"[^"\\]*":/, '"__proto__":')),
+        ),
+        (text) => {
+          const bytes = Buffer.from(text, 'utf8');
+          const problem = scanJson(bytes);
+          const accepted = jsonParseAccepts(
+            bytes.subarray(bytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])) ? 3 : 0),
+          );
+          if (problem?.kind === 'forbidden-key')
+            expect(accepted && hasForbiddenKey(bytes.toString('utf8').replace(/^\ufeff/, ''))).toBe(true);
+          else expect(problem === undefined, `${JSON.stringify(text)}: ${problem?.message}`).toBe(accepted);
+          if (problem) expect(problem.offset).toBeLessThanOrEqual(bytes.length);
+        },
+      ),
       { numRuns: 5000 },
     );
   });
@@ -218,5 +227,13 @@ describe('the limits as documented', () => {
       const name = jsonLimitNames[limit as keyof typeof jsonLimits].split(' (')[0];
       expect(readme, limit).toMatch(new RegExp(`\\| ${name}[^|]*\\| ${value.toLocaleString('en')} \\|`));
     }
+  });
+});
+
+describe('forbidden keys and syntax errors', () => {
+  it('malformed text with a __proto__ key is a syntax error (found by the property test: {"__proto__"{:false})', () => {
+    expect(scan('{"__proto__"{:false}')).toMatchObject({ kind: 'syntax', offset: 12 });
+    expect(scan('{"__proto__":1')).toMatchObject({ kind: 'syntax' });
+    expect(scan('{"a": {"constructor": 1}, "b": 2}')).toMatchObject({ kind: 'forbidden-key', offset: 7 });
   });
 });
