@@ -82,23 +82,10 @@ export function fromJson(value: JsonTensor): Tensor {
 }
 
 /** Element count of a JSON tensor without converting it (for limits checked before any work). */
-export function elementCount(value: JsonTensor): number {
+export function jsonElementCount(value: JsonTensor): number {
   if (!Array.isArray(value) || value.length === 0) return 0;
   if (!Array.isArray(value[0])) return value.length;
   let n = 0;
   for (const row of value as number[][]) n += Array.isArray(row) ? row.length : 1;
   return n;
-}
-
-/** Writes data back in the JSON shape of `like` (vector in, vector out; batch in, batch out). */
-export function toJson(data: Float64Array, like: Pick<Tensor, 'rows' | 'cols' | 'batched'>): JsonTensor {
-  if (!like.batched) return Array.from(data);
-  const out: number[][] = new Array(like.rows);
-  for (let r = 0; r < like.rows; r++) out[r] = Array.from(data.subarray(r * like.cols, (r + 1) * like.cols));
-  return out;
-}
-
-/** A tensor with the same shape as `like` and new data. */
-export function withData(like: Tensor, data: Float64Array): Tensor {
-  return { data, rows: like.rows, cols: like.cols, batched: like.batched };
 }

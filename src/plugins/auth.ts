@@ -7,8 +7,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { ServiceError } from '../errors.js';
 import { metricsPath } from './metrics.js';
-import { HttpProblem } from './problem.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -83,7 +83,7 @@ export default fp(
         authorization === undefined
           ? `Bearer realm="${realm}"`
           : `Bearer realm="${realm}", error="invalid_token"`;
-      throw new HttpProblem(
+      throw new ServiceError(
         401,
         'unauthorized',
         authorization === undefined
@@ -94,5 +94,5 @@ export default fp(
       );
     });
   },
-  { name: 'auth' },
+  { name: 'auth', dependencies: ['problem'] },
 );

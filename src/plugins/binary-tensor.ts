@@ -25,11 +25,10 @@ import {
 } from '../codec/binary-tensor.js';
 import { parseJson } from '../codec/bounded-json.js';
 import { PackedTensor } from '../core/tensor.js';
+import { InvalidRequestError, ServiceError, TooManyElementsError } from '../errors.js';
 import { type ReplyFormat, tensorMediaType } from '../serialize/reply.js';
 import { jsonBytesPerElement, type OffloadConfig } from '../workers/config.js';
 import { OffloadPool } from '../workers/pool.js';
-import { tooManyElements } from './element-limit.js';
-import { HttpProblem, invalid } from './problem.js';
 
 export { tensorMediaType };
 
@@ -54,12 +53,13 @@ function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: n
   );
   const inputs = header.inputs;
   if (!Array.isArray(inputs))
-    throw invalid([
+    throw new InvalidRequestError([
       { path: '/inputs', message: 'is required: one { name, shape, datatype, parameters } per tensor field' },
     ]);
   const tensors = new Map<string, PackedTensor>();
   for (const [i, input] of (inputs as Record<string, unknown>[]).entries()) {
-    const at = (field: string, message: string) => invalid([{ path: `/inputs/${i}${field}`, message }]);
+    const at = (field: string, message: string) =>
+      new InvalidRequestError([{ path: `/inputs/${i}${field}`, message }]);
     const { name, shape, datatype } = input;
     if (typeof name !== 'string') throw at('/name', 'must be the name of a tensor field (e.g. z)');
     if (tensors.has(name)) throw at('/name', `${name} appears twice`);
@@ -71,7 +71,7 @@ function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: n
     )
       throw at('/shape', 'must be [K] (one sample) or [N, K] (a batch) of positive integers');
     const count = shape.reduce((n: number, d: number) => n * d, 1);
-    if (count > maxElements) throw tooManyElements(name, count, maxElements);
+    if (count > maxElements) throw new TooManyElementsError(name, count, maxElements);
     let data: Float64Array;
     try {
       elementSize(datatype);
@@ -117,7 +117,7 @@ function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: n
 /** A JSON body parsed here, on the event loop; an empty one is Fastify's error, as without this parser. */
 function parseOnEventLoop(body: Buffer, done: (error: Error | null, value?: unknown) => void): void {
   if (body.length === 0) {
-    done(new HttpProblem(400, 'malformed-json', 'The body is empty: send a JSON object.'));
+    done(new ServiceError(400, 'malformed-json', 'The body is empty: send a JSON object.'));
     return;
   }
   let value: unknown;
@@ -210,12 +210,13 @@ export default fp(
       // Fastify validates a body by its Content-Type when a route has one schema per type: without a
       // Content-Type (and so without a body) nothing would check it.
       if (request.body === undefined && (request.routeOptions.schema?.body as { content?: unknown })?.content)
-        return done(new HttpProblem(400, 'malformed-json', 'The body is missing: send a JSON object.'));
+        return done(new ServiceError(400, 'malformed-json', 'The body is missing: send a JSON object.'));
       const packed = packedBodies.get(request.body as object);
       if (packed?.kind !== 'json') return done();
       const skeleton: Body = { ...(request.body as Body) };
       for (const [name, t] of packed.tensors) {
-        if (t.data.length > maxElements) return done(tooManyElements(name, t.data.length, maxElements));
+        if (t.data.length > maxElements)
+          return done(new TooManyElementsError(name, t.data.length, maxElements));
         skeleton[name] = t.batched ? [[0]] : [0];
       }
       packedBodies.set(skeleton, packed);

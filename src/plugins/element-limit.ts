@@ -1,20 +1,12 @@
 /**
  * MAX_ELEMENTS for request tensors, checked before schema validation and any work: every top-level
- * array field of a JSON body counts (tensors, weights, bias). Response sizes that exceed their request
- * tensors (the softmax Jacobian's N*K*K) are checked by their route before computing.
+ * array field of a JSON body counts (tensors, weights, bias). Result sizes (a Jacobian's N*K*K) are checked
+ * by prepareJob (src/operations) before computing, for /v1 and /v2 alike.
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { elementCount, type JsonTensor } from '../core/tensor.js';
-import { HttpProblem } from './problem.js';
-
-export function tooManyElements(what: string, count: number, limit: number): HttpProblem {
-  return new HttpProblem(
-    413,
-    'too-many-elements',
-    `${what} has ${count} numbers; at most ${limit} are allowed per tensor (MAX_ELEMENTS).`,
-  );
-}
+import { type JsonTensor, jsonElementCount } from '../core/tensor.js';
+import { TooManyElementsError } from '../errors.js';
 
 export default fp(
   async (app: FastifyInstance, options: { maxElements: number }) => {
@@ -25,11 +17,12 @@ export default fp(
       for (const field in body) {
         const value = body[field];
         if (!Array.isArray(value)) continue;
-        const count = elementCount(value as JsonTensor);
-        if (count > options.maxElements) return done(tooManyElements(field, count, options.maxElements));
+        const count = jsonElementCount(value as JsonTensor);
+        if (count > options.maxElements)
+          return done(new TooManyElementsError(field, count, options.maxElements));
       }
       done();
     });
   },
-  { name: 'element-limit' },
+  { name: 'element-limit', dependencies: ['problem'] },
 );

@@ -11,7 +11,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { HttpProblem } from './problem.js';
+import { ServiceError } from '../errors.js';
 
 export interface OverloadOptions {
   maxEventLoopDelayMs: number;
@@ -78,11 +78,11 @@ export default fp(
       const path = request.routeOptions.url ?? request.url.split('?')[0];
       if (alwaysServed.has(path)) return done();
       done(
-        new HttpProblem(503, 'not-ready', `Overloaded (${overloaded}); retry later.`, undefined, {
+        new ServiceError(503, 'not-ready', `Overloaded (${overloaded}); retry later.`, undefined, {
           'retry-after': retryAfter,
         }),
       );
     });
   },
-  { name: 'overload' },
+  { name: 'overload', dependencies: ['problem'] },
 );

@@ -9,8 +9,8 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { ServiceError } from '../errors.js';
 import { isComputePath } from './auth.js';
-import { HttpProblem } from './problem.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,7 +30,7 @@ export interface RateLimitOptions {
 export default fp(
   async (app: FastifyInstance, options: RateLimitOptions) => {
     if (options.perMinute <= 0) return;
-    // Registered before the routes: the plugin adds its hook to each route as the route is declared.
+    // Before the routes (the route plugins depend on rate-limit): it adds its hook to each route as declared.
     await app.register(rateLimit, {
       max: options.perMinute,
       timeWindow: 60_000,
@@ -39,7 +39,7 @@ export default fp(
       keyGenerator: (request: FastifyRequest) =>
         request.apiKeyIndex !== undefined ? `key:${request.apiKeyIndex}` : `ip:${request.ip}`,
       errorResponseBuilder: (_request, context) =>
-        new HttpProblem(
+        new ServiceError(
           429,
           'rate-limited',
           `More than ${context.max} requests per minute (RATE_LIMIT) from this client; retry in ${context.after}.`,
@@ -53,5 +53,6 @@ export default fp(
       limit.call(app, request, reply),
     );
   },
-  { name: 'rate-limit' },
+  // The key is request.apiKeyIndex, set by auth's hook: auth must be registered (and hook) first.
+  { name: 'rate-limit', dependencies: ['auth'] },
 );

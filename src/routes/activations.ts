@@ -13,7 +13,13 @@ import {
   vectorVjpSchema,
 } from '../schemas/activations.js';
 import { withBinaryTensors } from '../schemas/binary.js';
-import { activationFor, activationFromPath, knownActivation, operationHandler } from './support.js';
+import {
+  activationFor,
+  activationFromPath,
+  knownActivation,
+  operationHandler,
+  routePlugin,
+} from './support.js';
 
 function info(entry: Activation) {
   return {
@@ -93,4 +99,4 @@ const activationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 };
 
-export default activationRoutes;
+export default routePlugin('activation-routes', activationRoutes);

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withBinaryTensors } from '../schemas/binary.js';
 import { outputLayerSchema } from '../schemas/output-layer.js';
-import { operationHandler } from './support.js';
+import { operationHandler, routePlugin } from './support.js';
 
 const tensorFields = ['x', 'weights', 'bias', 'targets'];
 
@@ -23,4 +23,4 @@ const outputLayerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 };
 
-export default outputLayerRoutes;
+export default routePlugin('output-layer-routes', outputLayerRoutes);

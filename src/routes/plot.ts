@@ -1,10 +1,10 @@
 /** GET /v1/activations/{name}/plot.svg: g and g' over a range, as SVG, for any entry of the table. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { resolveParams } from '../core/activations/index.js';
+import { InvalidRequestError, type ValidationIssue } from '../errors.js';
 import { activationPlotSvg } from '../plots/activation.js';
-import { invalid, type ValidationIssue } from '../plugins/problem.js';
 import { plotLimits, plotSchema } from '../schemas/plot.js';
-import { activationFor, knownActivation } from './support.js';
+import { activationFor, knownActivation, routePlugin } from './support.js';
 
 const numeric = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -45,7 +45,7 @@ const plotRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if ('errors' in resolved)
         for (const e of resolved.errors)
           issues.push({ path: queryPointer(e.path.slice(1)), message: e.message });
-      if (issues.length || 'errors' in resolved) throw invalid(issues);
+      if (issues.length || 'errors' in resolved) throw new InvalidRequestError(issues);
       const bound = plotLimits.maxAbs;
       for (const [key, value] of [
         ['from', from],
@@ -53,11 +53,13 @@ const plotRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ] as const)
         if (Math.abs(value) > bound)
           issues.push({ path: queryPointer(key), message: `must lie within ±${bound}` });
-      if (issues.length) throw invalid(issues);
+      if (issues.length) throw new InvalidRequestError(issues);
       if (!(from < to))
-        throw invalid([{ path: queryPointer('to'), message: `must be greater than from (${from})` }]);
+        throw new InvalidRequestError([
+          { path: queryPointer('to'), message: `must be greater than from (${from})` },
+        ]);
       if (to - from < plotLimits.minSpan)
-        throw invalid([
+        throw new InvalidRequestError([
           { path: queryPointer('to'), message: `to - from must be at least ${plotLimits.minSpan}` },
         ]);
       return reply
@@ -68,4 +70,4 @@ const plotRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 };
 
-export default plotRoutes;
+export default routePlugin('plot-routes', plotRoutes);

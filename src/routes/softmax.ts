@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withBinaryTensors } from '../schemas/binary.js';
 import { jacobianSchema, vjpSchema } from '../schemas/softmax.js';
-import { activationFor, operationHandler } from './support.js';
+import { activationFor, operationHandler, routePlugin } from './support.js';
 
 const softmaxRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const softmax = activationFor('softmax');
@@ -23,4 +23,4 @@ const softmaxRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 };
 
-export default softmaxRoutes;
+export default routePlugin('softmax-routes', softmaxRoutes);

@@ -3,7 +3,9 @@
  * reading body tensors into the operations' form, and the generic route that renders one operation of the
  * table (src/operations) as a /v1 endpoint.
  */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
 import { headerLengthHeader } from '../codec/binary-tensor.js';
 import { type Activation, activationNames, findActivation } from '../core/activations/index.js';
 import { dimsOf, fromJson, type JsonTensor, PackedTensor, ShapeError } from '../core/tensor.js';
@@ -19,6 +21,27 @@ import {
 import { replyFormat } from '../plugins/binary-tensor.js';
 import { shapeProblem } from '../plugins/problem.js';
 import { type EncodedReply, encodeReply, tensorMediaType } from '../serialize/reply.js';
+
+/**
+ * The plugins a route plugin needs registered before it: errors rendered (problem), load shed, keys and rate
+ * limits applied to its routes as they are declared (overload, auth, rate-limit), bodies parsed and counted
+ * (element-limit, binary-tensor: offload), results counted (metrics: countResult), routes documented (docs).
+ * Fastify refuses to start when one is missing or registered later, so the order is checked, not commented.
+ */
+export const routeDependencies = [
+  'problem',
+  'metrics',
+  'overload',
+  'auth',
+  'rate-limit',
+  'element-limit',
+  'binary-tensor',
+  'docs',
+];
+
+/** A route plugin with its name and routeDependencies; still encapsulated (/v2 keeps its own handlers). */
+export const routePlugin = (name: string, plugin: FastifyPluginAsyncTypebox) =>
+  fp(plugin, { name, dependencies: routeDependencies, encapsulate: true });
 
 /** The table entry for a path's name or alias; 404 listing every known name otherwise. */
 export function activationFor(name: string): Activation {

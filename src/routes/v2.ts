@@ -26,13 +26,14 @@ import { openapiInfo } from '../plugins/docs.js';
 import { classifyError, logError, sendInferenceError } from '../plugins/problem.js';
 import {
   inferSchema,
-  liveSchema,
   modelMetadataSchema,
   modelReadySchema,
-  readySchema,
+  serverLiveSchema,
   serverMetadataSchema,
+  serverReadySchema,
 } from '../schemas/v2.js';
 import type { ReplyField } from '../serialize/reply.js';
+import { routePlugin } from './support.js';
 import { type Model, modelFor, modelNames, modelVersion } from './v2-models.js';
 
 export const extensions = ['binary_tensor_data'] as const;
@@ -122,7 +123,7 @@ function flatten(data: unknown[], shape: readonly number[], count: number, fp32:
   return out;
 }
 
-function readInput(input: RequestInput, chunk: Buffer | undefined, maxElements: number): TensorValue {
+function readRequestInput(input: RequestInput, chunk: Buffer | undefined, maxElements: number): TensorValue {
   const label = `input ${JSON.stringify(input.name)}`;
   const count = elementCount(input.shape, label);
   if (count > maxElements) throw new TooManyElementsError(label, count, maxElements);
@@ -231,9 +232,9 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
     extensions: [...extensions],
   }));
 
-  app.get('/health/live', { schema: liveSchema }, async (_request, reply) => reply.code(200).send());
+  app.get('/health/live', { schema: serverLiveSchema }, async (_request, reply) => reply.code(200).send());
 
-  app.get('/health/ready', { schema: readySchema }, async (_request, reply) => {
+  app.get('/health/ready', { schema: serverReadySchema }, async (_request, reply) => {
     ready();
     return reply.code(200).send();
   });
@@ -295,7 +296,7 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
               `input ${JSON.stringify(input.name)} is not an input of ${model.name} (inputs: ${known.join(', ')})`,
             );
           if (inputs.has(input.name)) throw badRequest(`input ${JSON.stringify(input.name)} appears twice`);
-          inputs.set(input.name, readInput(input, chunks.get(input.name), maxElements));
+          inputs.set(input.name, readRequestInput(input, chunks.get(input.name), maxElements));
         }
 
         const choices = outputChoices(model, body, binaryAll);
@@ -370,4 +371,4 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   }
 };
 
-export default v2Routes;
+export default routePlugin('v2-routes', v2Routes);

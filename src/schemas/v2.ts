@@ -182,7 +182,7 @@ export const serverMetadataSchema = {
   response: { 200: ServerMetadata, ...readErrorResponses('v2') },
 };
 
-export const liveSchema = {
+export const serverLiveSchema = {
   operationId: 'v2ServerLive',
   tags: v2Tags,
   summary: 'Server live (Open Inference Protocol)',
@@ -190,7 +190,7 @@ export const liveSchema = {
   response: { 200: empty('Live.'), ...openErrorResponses('v2') },
 };
 
-export const readySchema = {
+export const serverReadySchema = {
   operationId: 'v2ServerReady',
   tags: v2Tags,
   summary: 'Server ready (Open Inference Protocol)',

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 
 export interface OffloadConfig {
   /**
-   * Jobs that read and write at least this many numbers run in the pool (src/workers/jobs.ts jobSize), and
+   * Jobs that read and write at least this many numbers run in the pool (src/operations jobSize), and
    * JSON bodies of at least 8 bytes per such number are parsed there; 0 = never (everything inline).
    */
   readonly threshold: number;

@@ -1,6 +1,6 @@
 /**
  * The packed matrix products of the output layer sum in the same order as the plain loops they replaced,
- * so they agree with them bit for bit, on every size (edges of the 4 x 2 tiles included).
+ * so they agree with them bit for bit, on every size (edges of the 4 x 4 tiles included).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
