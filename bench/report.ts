@@ -6,6 +6,7 @@ interface Results {
   mode: string;
   machine: { cpus: number; cpu: string; node: string; platform: string; loadAverageAtStart: number[] };
   http?: HttpRow[];
+  peer?: { skipped?: string; versions?: string };
   binary?: BinaryRow[];
   offload?: OffloadRow[];
   core?: CoreRow[];
@@ -23,14 +24,22 @@ export function markdown(results: Results): string {
     '',
   );
   if (results.http) {
+    if (results.peer?.skipped) out.push(`FastAPI + PyTorch peer not measured: ${results.peer.skipped}.`, '');
+    else if (results.peer?.versions)
+      out.push(
+        `Peer: FastAPI + PyTorch float64 (${results.peer.versions}; uvicorn with uvloop and httptools).`,
+        '',
+      );
     out.push(
-      '| case | elements | service req/s | echo req/s | service/echo | service MB/s | service p50 / p99 ms | echo p50 / p99 ms | noise (service, echo) | failed |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| case | elements | service req/s | echo req/s | service/echo | peer req/s | service/peer | service MB/s | service p50 / p99 ms | echo p50 / p99 ms | noise (service, echo) | failed |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const r of results.http)
       out.push(
-        `| ${r.case} | ${r.elements} | ${f(r.service.rps)} | ${f(r.echo.rps)} | ${f(r.ratio, 3)} | ${f(r.service.mbps)} | ` +
-          `${f(r.service.p50)} / ${f(r.service.p99)} | ${f(r.echo.p50)} / ${f(r.echo.p99)} | ${pct(r.service.noise)}, ${pct(r.echo.noise)} | ${r.service.failures + r.echo.failures} |`,
+        `| ${r.case} | ${r.elements} | ${f(r.service.rps)} | ${f(r.echo.rps)} | ${f(r.ratio, 3)} | ${f(r.peer?.rps)} | ` +
+          `${r.peerRatio === undefined ? '' : `${f(r.peerRatio, 2)}x`} | ${f(r.service.mbps)} | ` +
+          `${f(r.service.p50)} / ${f(r.service.p99)} | ${f(r.echo.p50)} / ${f(r.echo.p99)} | ${pct(r.service.noise)}, ${pct(r.echo.noise)} | ` +
+          `${r.service.failures + r.echo.failures + (r.peer?.failures ?? 0)} |`,
       );
     out.push('');
   }

@@ -1,10 +1,13 @@
 /**
  * npm run bench [-- --quick] [-- --http-only | --core-only | --only=echo,binary,offload,core]   (or BENCH_QUICK=1)
  *
- * 1. HTTP: the service and a bare Fastify echo route (bench/servers), each in its own process, driven by
- *    autocannon alternately (A B A B ...) with the same bodies; medians over rounds of requests/s, MB/s,
- *    p50/p99, and the ratio service/echo, for forward, derivative, the softmax Jacobian (K = 100) and the
- *    output layer (256 x 512 x 10).
+ * 1. HTTP: the service and a bare Fastify echo (bench/servers/echo.ts: parses the same body, replies with the
+ *    same shape and size, no math), each in its own process, driven by autocannon alternately (A B A B ...)
+ *    with the same bodies; medians over rounds of requests/s, MB/s, p50/p99, and the ratio service/echo, for
+ *    forward, derivative, the softmax Jacobian (K = 100) and the output layer (256 x 512 x 10). For forward and
+ *    derivative at 16 and 100,000 numbers, the FastAPI + PyTorch peer (bench/peer) joins the alternation
+ *    (A B C A B C) and the ratio service/peer is reported too; without the peer installed that column is
+ *    skipped with a message.
  * 2. Binary tensors against JSON at 1e6 elements: server throughput, and end to end with the client's own
  *    encoding and decoding.
  * 3. Offloading: a client streams 1e6-element requests while another sends 16-element ones (paced, 200/s);
@@ -39,6 +42,7 @@ import {
   type Summary,
   startServer,
 } from './http.js';
+import { peerUnavailable, peerVersions, startPeer } from './peer/peer.js';
 import { markdown } from './report.js';
 
 const argv = new Set(process.argv.slice(2));
@@ -91,9 +95,17 @@ export interface HttpRow {
   readonly echo: Summary;
   /** service / echo requests per second. */
   readonly ratio: number;
+  /** The FastAPI + PyTorch peer, in the same alternation, where it was measured. */
+  readonly peer?: Summary;
+  /** service / peer requests per second. */
+  readonly peerRatio?: number;
 }
 
-async function serviceVsEcho(service: Server, echo: Server): Promise<HttpRow[]> {
+/** The cases the peer mirrors and the issue sets targets for: forward and derivative at 16 and 100,000. */
+const peerMeasures = (c: HttpCase) =>
+  (c.op === 'forward' || c.op === 'derivative') && (c.elements === 16 || c.elements === 100_000 || quick);
+
+async function serviceVsEcho(service: Server, echo: Server, peer: Server | undefined): Promise<HttpRow[]> {
   const cases: HttpCase[] = quick
     ? [forwardCase(16), forwardCase(1000), derivativeCase(16), jacobianCase(16), outputLayerCase(8, 16, 4)]
     : [
@@ -112,17 +124,23 @@ async function serviceVsEcho(service: Server, echo: Server): Promise<HttpRow[]> 
   for (const c of cases) {
     const base = { body: c.json, headers: jsonHeaders, connections: connectionsFor(c.elements) };
     const seconds = plan.seconds(Math.max(c.elements, c.replyElements));
-    const [s, e] = await alternate(
-      [
-        { ...base, url: `${service.url}${c.path}`, seconds },
-        { ...base, url: `${echo.url}/echo/${c.op}`, seconds },
-      ],
-      plan.rounds,
-      plan.warmup,
-    );
-    rows.push({ case: c.id, elements: c.elements, service: s, echo: e, ratio: s.rps / e.rps });
+    const loads = [
+      { ...base, url: `${service.url}${c.path}`, seconds },
+      { ...base, url: `${echo.url}/echo/${c.op}`, seconds },
+    ];
+    if (peer && peerMeasures(c)) loads.push({ ...base, url: `${peer.url}${c.path}`, seconds });
+    const [s, e, p] = await alternate(loads, plan.rounds, plan.warmup);
+    rows.push({
+      case: c.id,
+      elements: c.elements,
+      service: s,
+      echo: e,
+      ratio: s.rps / e.rps,
+      ...(p ? { peer: p, peerRatio: s.rps / p.rps } : {}),
+    });
     log(
-      `  ${c.id}: service ${s.rps.toFixed(1)} req/s, echo ${e.rps.toFixed(1)} req/s, ratio ${(s.rps / e.rps).toFixed(3)}`,
+      `  ${c.id}: service ${s.rps.toFixed(1)} req/s, echo ${e.rps.toFixed(1)} req/s, ratio ${(s.rps / e.rps).toFixed(3)}` +
+        (p ? `; peer ${p.rps.toFixed(1)} req/s, service/peer ${(s.rps / p.rps).toFixed(2)}` : ''),
     );
   }
   return rows;
@@ -292,18 +310,26 @@ Object.assign(results, { mode: quick ? 'quick' : 'full', startedAt: new Date().t
 
 if (sections.has('echo') || sections.has('binary')) {
   const service = await startServer('service');
-  const echo = await startServer('echo');
   try {
     if (sections.has('echo')) {
-      log('HTTP: service vs echo');
-      results.http = await serviceVsEcho(service, echo);
+      log('HTTP: service vs echo (and vs the FastAPI + PyTorch peer)');
+      const echo = await startServer('echo');
+      const unavailable = peerUnavailable();
+      if (unavailable) log(`  peer skipped: ${unavailable}`);
+      const peer = unavailable ? undefined : await startPeer();
+      results.peer = unavailable ? { skipped: unavailable } : { versions: peerVersions() };
+      try {
+        results.http = await serviceVsEcho(service, echo, peer);
+      } finally {
+        await Promise.all([echo.stop(), peer?.stop()]);
+      }
     }
     if (sections.has('binary')) {
       log('Binary tensors vs JSON');
       results.binary = await binaryVsJson(service);
     }
   } finally {
-    await Promise.all([service.stop(), echo.stop()]);
+    await service.stop();
   }
 }
 if (sections.has('offload')) {
