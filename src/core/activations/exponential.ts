@@ -12,6 +12,7 @@ import {
   tanh as tanhKernel,
   tanhSquared,
 } from '../numeric/elementary.js';
+import { logisticFast } from '../numeric/logistic.js';
 import { alphaMustNotBeNegative, outputsWithin } from './piecewise.js';
 import type { ElementwiseActivation, ParamSpec } from './types.js';
 
@@ -36,7 +37,8 @@ export const sigmoid: ElementwiseActivation = {
   params: [],
   formula: 'g(z) = \\sigma(z) = \\frac{1}{1 + e^{-z}}',
   derivativeFormula: "g'(z) = \\sigma(z)\\,\\sigma(-z) = \\frac{e^{-|z|}}{(1 + e^{-|z|})^2} = a(1 - a)",
-  forward: (z) => logistic(z),
+  // Table-driven and within 1 ulp (numeric/logistic.ts); the exact kernel serves the log forms below.
+  forward: (z) => logisticFast(z),
   derivative: (z) => logisticDerivative(z),
   // 1 - a is exact for a >= 1/2 and within half an ulp of 1 below, so the product keeps its precision.
   derivativeFromOutput: (a) => a * (1 - a),
