@@ -20,7 +20,7 @@ function reference(z: number): number {
 /** Every point the check visits: a fine grid over the whole range that matters, the edges, and a seeded spray. */
 function points(): number[] {
   const zs: number[] = [];
-  for (let i = -400_000; i <= 400_000; i++) zs.push(i / 10_000); // [-40, 40] by 1e-4
+  for (let i = -200_000; i <= 200_000; i++) zs.push(i / 5_000); // [-40, 40] by 2e-4
   for (const edge of [
     0,
     1,
@@ -40,7 +40,7 @@ function points(): number[] {
   ])
     for (const z of [edge, -edge, edge * (1 + 2 ** -52), edge * (1 - 2 ** -53)]) zs.push(z);
   let s = 12345;
-  for (let i = 0; i < 200_000; i++) {
+  for (let i = 0; i < 100_000; i++) {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     // log-uniform magnitudes from 2^-40 to 2^9.6, both signs
     zs.push((s & 1 ? 1 : -1) * 2 ** (-40 + (49.6 * (s >>> 1)) / 2 ** 31));
@@ -82,9 +82,10 @@ describe('sigmoid fast path', () => {
     expect(logisticFast(-1e308)).toBe(0);
     expect(logisticFast(-700)).toBe(logistic(-700));
     expect(logisticFast(-745)).toBeGreaterThan(0);
-    for (const z of zs) {
+    const outside = zs.filter((z) => {
       const a = logisticFast(z);
-      expect(a >= 0 && a <= 1, `z=${z}: ${a}`).toBe(true);
-    }
+      return !(a >= 0 && a <= 1);
+    });
+    expect(outside).toEqual([]);
   });
 });

@@ -16,7 +16,7 @@
  * - z < -37.5: sigma(z) is e^z to within 2^-54 relative, and may be subnormal: the exact kernel, which takes
  *   care of that (rare inputs).
  *
- * test/core/logistic.test.ts checks it against a double-double reference and the exact kernel at ~1e6 points.
+ * test/core/logistic.test.ts checks it against a double-double reference and the exact kernel at ~5e5 points.
  */
 import { dd, ddMulD, expDD, LN2 } from './double-double.js';
 import { logistic } from './elementary.js';
