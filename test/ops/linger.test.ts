@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, GradientServiceError } from '../../packages/client/src/index.js';
 import type { App } from '../../src/app.js';
 import type { AppConfig } from '../../src/config.js';
 import { buildTestApp } from '../support/app.js';
@@ -112,6 +113,25 @@ describe('a 413 the client can read', () => {
         expect(res.status, `${path} streamed=${streamed}`).toBe(413);
         expect(await res.text()).toMatch(/BODY_LIMIT/);
       }
+  });
+});
+
+describe("the project's client", () => {
+  it('a request body over BODY_LIMIT is a GradientServiceError 413 with the problem, not a transport error', async () => {
+    const port = await listening({ bodyLimit: 1 << 20 });
+    const client = createClient({ baseUrl: `http://127.0.0.1:${port}`, timeout: 10_000, retries: 0 });
+    try {
+      // 1.5 million zeros: a 3 MB JSON body, three times the limit.
+      const error = await client.activationForward('relu', { z: new Array(1_500_000).fill(0) }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(GradientServiceError);
+      expect((error as GradientServiceError).status).toBe(413);
+      expect((error as GradientServiceError).type).toBe('urn:gradient-service:problem:payload-too-large');
+    } finally {
+      await client.close();
+    }
   });
 });
 
