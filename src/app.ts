@@ -5,7 +5,12 @@ import type { AppConfig } from './config.js';
 import { lingerMaxBytes, maxParamLength, redactedPaths, timeoutOptions } from './http-options.js';
 import auth from './plugins/auth.js';
 import binaryTensor from './plugins/binary-tensor.js';
-import { clientErrorHandler, frameworkErrors, rememberingRequestId } from './plugins/client-errors.js';
+import {
+  answerNodeLevelRequests,
+  clientErrorHandler,
+  frameworkErrors,
+  rememberingRequestId,
+} from './plugins/client-errors.js';
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
 import linger from './plugins/linger.js';
@@ -72,6 +77,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('config', config);
+  answerNodeLevelRequests(app);
   app.decorate('readiness', { ready: true } as Readiness);
 
   // Replies are built to their schema by the routes; JSON.stringify is faster than fast-json-stringify's

@@ -37,6 +37,7 @@ export const errorCodes = {
   'headers-too-large': 'The request line and headers together are longer than 16 KiB.',
   'malformed-request':
     'The request is not valid HTTP/1.1 (such as Content-Length together with Transfer-Encoding, or a bad request line).',
+  'expectation-failed': 'The Expect header asks for something other than 100-continue.',
   'request-timeout':
     'The request did not arrive in time: its headers within HEADERS_TIMEOUT_MS, the whole request within REQUEST_TIMEOUT_MS.',
   'not-ready': 'The service is shutting down or overloaded; retry elsewhere or later (see Retry-After).',

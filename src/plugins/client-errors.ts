@@ -104,16 +104,71 @@ export function clientErrorHandler(this: FastifyInstance, connectionError: Error
     { requestId, problem: problem.code, code: error.code, path: path && shownPath(path) },
     'request rejected',
   );
-  const { contentType, body } = renderError(problem, path, requestId);
+  writeRawError(socket, problem, path, requestId);
+}
+
+/** Writes `error` as a whole response on a socket no ServerResponse owns, then closes the connection. */
+function writeRawError(
+  socket: Socket,
+  error: ServiceError,
+  path: string | undefined,
+  requestId: string,
+): void {
+  const { contentType, body } = renderError(error, path, requestId);
   const head = [
-    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}`,
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}`,
     `Content-Type: ${contentType}`,
     `Content-Length: ${Buffer.byteLength(body)}`,
     `${requestIdHeader}: ${requestId}`,
+    ...Object.entries(error.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
     'Connection: close',
   ].join('\r\n');
   // end, then destroy once written: the parser cannot continue on this connection.
   socket.end(`${head}\r\n\r\n${body}`, () => socket.destroy());
+}
+
+/** The methods some route of this server answers, for the Allow header of a CONNECT's 405. */
+const servedMethods = 'GET, HEAD, POST';
+
+/**
+ * Requests node answers before Fastify sees them, in the same shapes: CONNECT (node would close the socket
+ * without a word: this is no proxy, so 405) and an Expect header other than 100-continue (node's 417 has no
+ * body).
+ */
+export function answerNodeLevelRequests(app: FastifyInstance): void {
+  app.server.on('connect', (_request: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => {});
+    const requestId = randomUUID();
+    const error = new ServiceError(
+      405,
+      'method-not-allowed',
+      `CONNECT is not allowed: this service is not a proxy; allowed: ${servedMethods}.`,
+      undefined,
+      { allow: servedMethods },
+    );
+    app.log.info({ requestId, problem: error.code, method: 'CONNECT' }, 'request rejected');
+    writeRawError(socket, error, undefined, requestId);
+  });
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const requestId = randomUUID();
+    const path = pathOf(request.url ?? '/');
+    const error = new ServiceError(
+      417,
+      'expectation-failed',
+      `Expect: ${shownPath(String(request.headers.expect))} is not supported: only 100-continue is.`,
+    );
+    app.log.info({ requestId, problem: error.code, path: shownPath(path) }, 'request rejected');
+    const { contentType, body } = renderError(error, path, requestId);
+    response
+      .writeHead(417, {
+        'content-type': contentType,
+        'content-length': Buffer.byteLength(body),
+        [requestIdHeader]: requestId,
+        // The body the client meant to send may follow: do not read it as the next request.
+        connection: 'close',
+      })
+      .end(body);
+  });
 }
 
 /**

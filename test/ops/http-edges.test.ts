@@ -164,6 +164,34 @@ describe('malformed HTTP, answered on the raw socket', () => {
   });
 });
 
+describe('requests node answers before Fastify', () => {
+  it('CONNECT: 405 problem with Allow (node would close the socket without an answer)', async () => {
+    const responses = await exchange(
+      port,
+      'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    );
+    const problem = expectRawProblem(responses, 405, 'method-not-allowed');
+    expect(problem.detail).toContain('not a proxy');
+    expect(responses[0].headers.allow).toBe('GET, HEAD, POST');
+  });
+
+  it('an Expect other than 100-continue: 417 problem (node sends an empty 417); { error } under /v2', async () => {
+    const expecting = (path: string) =>
+      `POST ${path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nExpect: teapot\r\nContent-Length: 9\r\n\r\n{"z":[1]}`;
+    const problem = expectRawProblem(
+      await exchange(port, expecting('/v1/activations/relu/forward')),
+      417,
+      'expectation-failed',
+    );
+    expect(problem.detail).toContain('teapot');
+    expect(problem.instance).toBe('/v1/activations/relu/forward');
+    expect(expectRawV2Error(await exchange(port, expecting('/v2/models/relu/infer')), 417)).toContain(
+      '100-continue',
+    );
+    await stillAnswers();
+  });
+});
+
 describe('the request timeout', () => {
   it('a body that stops arriving: 408 problem carrying the request id of the request', async () => {
     const connection = await openRaw(slowPort);
