@@ -188,7 +188,7 @@ export function parseBinaryBody(
     // Before anything reads the shape (sizes, messages that quote it): a shape is a few numbers, not thousands.
     if (Array.isArray(shape) && shape.length > jsonLimits.maxRank)
       throw new BinaryTensorError(
-        `inputs[${i}]: shape has ${shape.length} dimensions; at most ${jsonLimits.maxRank} are allowed (the limit of ${jsonLimitNames.maxRank})`,
+        `the shape of inputs[${i}] has ${shape.length} dimensions; at most ${jsonLimits.maxRank} are allowed (the limit of ${jsonLimitNames.maxRank})`,
         400,
         'limit',
       );
