@@ -48,8 +48,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** Where the logger built from config writes (stdout by default; tests capture it). */
   logStream?: { write(line: string): void };
-  /** Worker pool settings overriding config.offload (tests set a tiny threshold). */
-  offload?: OffloadConfig;
+  /** Worker pool settings overriding those of config.offload (tests set a tiny threshold). */
+  offload?: Partial<OffloadConfig>;
 }
 
 export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
@@ -98,7 +98,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   await app.register(rateLimit, { perMinute: config.rateLimit });
   await app.register(elementLimit, { maxElements: config.maxElements });
   await app.register(binaryTensor, {
-    offload: options.offload ?? config.offload,
+    offload: { ...config.offload, ...options.offload },
     maxElements: config.maxElements,
   });
   for (const schema of sharedSchemas) app.addSchema(schema);

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 
-import { defaultOffloadConfig, type OffloadConfig } from './workers/config.js';
+import { defaultOffloadConfig, type OffloadConfig, queuePerThread } from './workers/config.js';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -39,7 +39,8 @@ export interface AppConfig {
   readonly rateLimit: number;
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   readonly workers: number;
-  /** When large requests go to the worker-thread pool (OFFLOAD_THRESHOLD) and its size (OFFLOAD_THREADS). */
+  /** When large requests go to the worker-thread pool (OFFLOAD_THRESHOLD), its size (OFFLOAD_THREADS), queue
+   * bound (OFFLOAD_MAX_QUEUE) and task timeout (OFFLOAD_TIMEOUT_MS). */
   readonly offload: OffloadConfig;
 }
 
@@ -137,9 +138,13 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
   }
 
   const offloadDefaults = defaultOffloadConfig(cpus());
+  const offloadThreads = integer('OFFLOAD_THREADS', offloadDefaults.threads, 1, 256);
   const offload: OffloadConfig = {
     threshold: integer('OFFLOAD_THRESHOLD', offloadDefaults.threshold, 0, Number.MAX_SAFE_INTEGER),
-    threads: integer('OFFLOAD_THREADS', offloadDefaults.threads, 1, 256),
+    threads: offloadThreads,
+    // The default follows the threads actually configured.
+    maxQueue: integer('OFFLOAD_MAX_QUEUE', queuePerThread * offloadThreads, 0, 1_000_000),
+    timeoutMs: integer('OFFLOAD_TIMEOUT_MS', offloadDefaults.timeoutMs, 1, maxMs),
   };
 
   let metricsAuth = defaultConfig.metricsAuth;

@@ -23,7 +23,7 @@ describe('configuration from the environment', () => {
       metricsAuth: false,
       rateLimit: 0,
       workers: 1,
-      offload: { threshold: 100_000, threads: 1 },
+      offload: { threshold: 100_000, threads: 1, maxQueue: 4, timeoutMs: 30_000 },
     });
     expect(loadConfig({})).toEqual(defaultConfig);
   });
@@ -139,8 +139,15 @@ describe('operational configuration', () => {
     expect(loadConfig({ OFFLOAD_THRESHOLD: '0', OFFLOAD_THREADS: '3' }).offload).toEqual({
       threshold: 0,
       threads: 3,
+      maxQueue: 12,
+      timeoutMs: 30_000,
     });
     expect(loadConfig({}, () => 4).offload.threads).toBe(3);
+    expect(loadConfig({ OFFLOAD_MAX_QUEUE: '0', OFFLOAD_TIMEOUT_MS: '2500' }, () => 4).offload).toMatchObject(
+      { maxQueue: 0, timeoutMs: 2500 },
+    );
+    expect(() => loadConfig({ OFFLOAD_TIMEOUT_MS: '0' })).toThrow(/OFFLOAD_TIMEOUT_MS="0" is not allowed/);
+    expect(() => loadConfig({ OFFLOAD_MAX_QUEUE: '-1' })).toThrow(/OFFLOAD_MAX_QUEUE="-1" is not allowed/);
   });
 
   it('WORKERS=auto is the available parallelism', () => {

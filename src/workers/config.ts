@@ -1,6 +1,7 @@
 /**
- * OFFLOAD_THRESHOLD and OFFLOAD_THREADS: when a request's work goes to the worker pool, and how many threads
- * the pool has; read and checked with the rest of the configuration in src/config.ts.
+ * OFFLOAD_THRESHOLD, OFFLOAD_THREADS, OFFLOAD_MAX_QUEUE and OFFLOAD_TIMEOUT_MS: when a request's work goes to
+ * the worker pool, how many threads the pool has, how many tasks may wait for one, and how long a task may
+ * take; read and checked with the rest of the configuration in src/config.ts.
  */
 import { availableParallelism } from 'node:os';
 
@@ -12,13 +13,31 @@ export interface OffloadConfig {
   readonly threshold: number;
   /** Worker threads; the event loop keeps one core for HTTP, so one less than the cores, at least one. */
   readonly threads: number;
+  /** Tasks that may wait for a thread; beyond, a request gets 503 with Retry-After at once. */
+  readonly maxQueue: number;
+  /** Most time a task may take, waiting included; beyond, its thread is replaced and the request gets 503. */
+  readonly timeoutMs: number;
+  /**
+   * The module that handles tasks in the threads; unset: src/workers/worker.ts. Not from the environment:
+   * tests substitute a handler that misbehaves on request.
+   */
+  readonly handler?: URL;
 }
+
+/**
+ * Tasks that may wait per thread: a waiting task holds its body (up to BODY_LIMIT), so a few per thread keep
+ * the threads busy without letting a burst of large bodies pile up in memory.
+ */
+export const queuePerThread = 4;
 
 export const defaultOffloadConfig = (cpus = availableParallelism()): OffloadConfig => ({
   // ~50,000 sigmoid elements: a few ms of math and ~10 ms of JSON on the event loop, well past the ~0.1 ms a
   // round trip to a worker costs.
   threshold: 100_000,
   threads: Math.max(1, cpus - 1),
+  maxQueue: queuePerThread * Math.max(1, cpus - 1),
+  // Far above the largest job MAX_ELEMENTS allows (seconds), far below forever.
+  timeoutMs: 30_000,
 });
 
 /** Bytes of a JSON body per element of the threshold: numbers take 2-25 characters; this errs low. */

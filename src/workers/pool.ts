@@ -1,21 +1,23 @@
 /**
- * The worker pool (piscina) that takes large requests off the event loop: it runs operations' jobs (src/operations)
- * and parses large JSON bodies, moving float64 buffers by transfer both ways. Threads start on first use,
- * so apps that never see a large request (most tests) never start one.
+ * The offload pool: takes large requests off the event loop. It runs operations' jobs (src/operations) and
+ * parses large JSON bodies in worker threads (src/workers/worker.ts), moving float64 buffers by transfer both
+ * ways, on a ThreadPool that always settles (src/workers/thread-pool.ts). Threads start on first use, so apps
+ * that never see a large request (most tests) never start one. A full queue or a task past its timeout is a
+ * 503 with Retry-After; a task whose thread failed is a 500.
  */
-import { Piscina } from 'piscina';
-import { fromRecord } from '../errors.js';
+import { fromRecord, ServiceError } from '../errors.js';
 import { type Job, jobInputs } from '../operations/index.js';
 import type { EncodedReply, ReplyField, ReplyFormat } from '../serialize/reply.js';
 import type { OffloadConfig } from './config.js';
 import type { PackedJson } from './pack-json.js';
+import { PoolBusyError, PoolClosedError, TaskTimeoutError, ThreadPool } from './thread-pool.js';
 import type { JobOutcome, JobOutput, ParseOutcome, Task } from './worker.js';
 
-// From the TypeScript sources (tsx, vitest) a thread needs tsx's loader before it can import worker.ts;
-// built code (dist/) has worker.js beside this file.
-const workerFile = import.meta.url.endsWith('.ts')
-  ? new URL('./tsx-worker.mjs', import.meta.url).href
-  : new URL('./worker.js', import.meta.url).href;
+// From the TypeScript sources (tsx, vitest) the handler is worker.ts; built code (dist/) has worker.js.
+const defaultHandler = new URL(
+  import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js',
+  import.meta.url,
+);
 
 /** ArrayBuffers that may move to another thread: never Buffer's shared allocation pool (a small Buffer's). */
 function transferable(arrays: readonly ArrayBufferView[]): ArrayBuffer[] {
@@ -25,25 +27,53 @@ function transferable(arrays: readonly ArrayBufferView[]): ArrayBuffer[] {
   return [...out];
 }
 
-export class OffloadPool {
-  private pool: Piscina<Task, JobOutcome | ParseOutcome> | undefined;
+/** Seconds a client is told to wait (Retry-After) when the pool is full or a task ran out of time. */
+export const poolRetryAfterSeconds = 1;
 
-  constructor(readonly config: OffloadConfig) {}
+/** The pool's own failures as the HTTP answer they deserve; anything else unchanged. */
+export function offloadProblem(error: unknown): unknown {
+  const unavailable = (detail: string) =>
+    new ServiceError(503, 'not-ready', detail, undefined, { 'retry-after': String(poolRetryAfterSeconds) });
+  if (error instanceof PoolBusyError)
+    return unavailable(
+      `The worker pool for large requests is full (${error.queued} waiting, OFFLOAD_MAX_QUEUE); retry later.`,
+    );
+  if (error instanceof PoolClosedError) return unavailable('The service is shutting down; retry elsewhere.');
+  if (error instanceof TaskTimeoutError)
+    return unavailable(
+      `The request's computation did not finish within ${error.timeoutMs} ms (OFFLOAD_TIMEOUT_MS); retry later.`,
+    );
+  return error;
+}
+
+export class OffloadPool {
+  private readonly threads: ThreadPool;
+
+  constructor(readonly config: OffloadConfig) {
+    this.threads = new ThreadPool({
+      handler: config.handler ?? defaultHandler,
+      threads: config.threads,
+      maxQueue: config.maxQueue,
+      timeoutMs: config.timeoutMs,
+    });
+  }
 
   /** Whether a job of this size runs in the pool. */
   offloads(size: number): boolean {
     return this.config.threshold > 0 && size >= this.config.threshold;
   }
 
-  private get piscina(): Piscina<Task, JobOutcome | ParseOutcome> {
-    this.pool ??= new Piscina({
-      filename: workerFile,
-      minThreads: 0,
-      maxThreads: this.config.threads,
-      // Keep threads warm between bursts of large requests; they exit after a minute idle.
-      idleTimeout: 60_000,
-    });
-    return this.pool;
+  /** Threads alive and busy, tasks waiting. */
+  get stats() {
+    return this.threads.stats;
+  }
+
+  private async runTask(task: Task, transferList: ArrayBuffer[]): Promise<unknown> {
+    try {
+      return await this.threads.run(task, transferList);
+    } catch (error) {
+      throw offloadProblem(error);
+    }
   }
 
   /**
@@ -51,7 +81,7 @@ export class OffloadPool {
    * must not touch them afterwards.
    */
   async run(job: Job, format: ReplyFormat): Promise<EncodedReply> {
-    const outcome = await this.runTask(job, format);
+    const outcome = await this.runJob(job, format);
     if (!('body' in outcome)) throw new Error('worker: a job asked for a reply returned fields');
     const body = Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength);
     if (format === 'binary') return { format, body, headerLength: outcome.headerLength ?? 0 };
@@ -60,34 +90,30 @@ export class OffloadPool {
 
   /** Runs a job in the pool and returns its result fields (their arrays come back by transfer). */
   async runFields(job: Job): Promise<readonly ReplyField[]> {
-    const outcome = await this.runTask(job, 'fields');
+    const outcome = await this.runJob(job, 'fields');
     if (!('fields' in outcome)) throw new Error('worker: a job asked for fields returned a reply');
     return outcome.fields;
   }
 
-  private async runTask(job: Job, output: JobOutput) {
-    const outcome = (await this.piscina.run(
+  private async runJob(job: Job, output: JobOutput) {
+    const outcome = (await this.runTask(
       { kind: 'job', job, output },
-      { transferList: transferable(jobInputs(job)) },
+      transferable(jobInputs(job)),
     )) as JobOutcome;
     if (!outcome.ok) throw fromRecord(outcome.error);
     return outcome;
   }
 
-  /** Parses a JSON body in the pool (the body is transferred); undefined: parse it on the event loop. */
+  /** Parses a JSON body in the pool (the body is transferred); fallback: parse it on the event loop. */
   async parseJson(body: Buffer): Promise<{ packed: PackedJson } | { fallback: Buffer }> {
-    const outcome = (await this.piscina.run(
-      { kind: 'parse-json', body },
-      { transferList: transferable([body]) },
-    )) as ParseOutcome;
+    const outcome = (await this.runTask({ kind: 'parse-json', body }, transferable([body]))) as ParseOutcome;
     if ('packed' in outcome) return outcome;
     const bytes = outcome.fallback;
     return { fallback: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
   }
 
-  async close(): Promise<void> {
-    const pool = this.pool;
-    this.pool = undefined;
-    if (pool) await pool.destroy();
+  /** Waits for the tasks under way (each bounded by its timeout), then ends the threads. */
+  close(): Promise<void> {
+    return this.threads.close();
   }
 }

@@ -1,15 +1,17 @@
 /**
- * The pool's worker thread: runs an operation's job (src/operations: core + finiteness checks, then the reply
- * written, or the result tensors as they are) or parses a large JSON body into float64 tensors, off the event
- * loop. Inputs arrive and results leave by transfer (the ArrayBuffers move, nothing is copied). Errors with a
- * status (ServiceError, such as NonFiniteResultError) come back as plain records, because an Error crossing
- * threads loses its class.
+ * The offload pool's task handler (run in a pool thread by src/workers/thread.ts): runs an operation's job
+ * (src/operations: core + finiteness checks, then the reply written, or the result tensors as they are) or
+ * parses a large JSON body into float64 tensors, off the event loop. Inputs arrive and results leave by
+ * transfer (the ArrayBuffers move, nothing is copied). Errors with a status (ServiceError, such as
+ * NonFiniteResultError) come back as plain records, because an Error crossing threads loses its class. Every
+ * answer is plain data: typed arrays and plain records, nothing a client shaped beyond the few levels
+ * src/workers/plain.ts accepts.
  */
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { ServiceError, type ServiceErrorRecord, toRecord } from '../errors.js';
 import { type Job, runJob } from '../operations/index.js';
 import { encodeReply, type ReplyField, type ReplyFormat } from '../serialize/reply.js';
 import { type PackedJson, packJson } from './pack-json.js';
+import { maxPlainDepth } from './plain.js';
 
 /** What a job's results come back as: a written reply (/v1), or the result fields for the caller to write (/v2). */
 export type JobOutput = ReplyFormat | 'fields';
@@ -26,37 +28,47 @@ export type JobOutcome =
 /** The outcome of parse-json: the packed body, or the bytes back for the event loop's own parser. */
 export type ParseOutcome = { readonly packed: PackedJson } | { readonly fallback: Uint8Array };
 
-function moving<T>(value: T, buffers: ArrayBufferLike[]) {
-  return move({ [transferableSymbol]: [...new Set(buffers)], [valueSymbol]: value } as never) as unknown as T;
+/** Levels a body's non-tensor fields may nest and still come back packed ({ packed: { values: here } }). */
+const maxValueDepth = maxPlainDepth - 4;
+
+/** Whether a parsed JSON value nests at most `limit` levels (without recursion: it may be very deep). */
+function nestsAtMost(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= limit) return false;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return true;
 }
 
-export default function handle(task: Task): JobOutcome | ParseOutcome {
-  if (task.kind === 'parse-json') {
-    const packed = packJson(task.body);
-    if (!packed) return moving({ fallback: task.body }, [task.body.buffer]);
-    return moving(
-      { packed },
-      packed.tensors.map((t) => t.data.buffer),
-    );
-  }
+function parse(body: Uint8Array): ParseOutcome {
+  const packed = packJson(body);
+  // What would not come back as plain, shallow data is parsed on the event loop instead, with the errors
+  // (and limits) of a small body.
+  if (!packed || !nestsAtMost(packed.values, maxValueDepth)) return { fallback: body };
+  return { packed };
+}
+
+function run(job: Job, output: JobOutput): JobOutcome {
   try {
-    const fields = runJob(task.job);
-    if (task.output === 'fields')
-      return moving(
-        { ok: true, fields },
-        fields.flatMap((f) => ('data' in f ? [f.data.buffer] : [])),
-      );
-    const encoded = encodeReply(fields, task.output);
+    const fields = runJob(job);
+    if (output === 'fields') return { ok: true, fields };
+    const encoded = encodeReply(fields, output);
     const body = typeof encoded.body === 'string' ? Buffer.from(encoded.body, 'utf8') : encoded.body;
-    // A Buffer this size owns its ArrayBuffer (only Buffers under 4 KiB share the allocation pool).
+    // A Buffer this size owns its ArrayBuffer (only Buffers under 4 KiB share the allocation pool); a small one
+    // is copied out so that the answer holds no view of the pool.
     const owned = body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
-    const outcome: JobOutcome =
-      encoded.format === 'binary'
-        ? { ok: true, body: owned, headerLength: encoded.headerLength }
-        : { ok: true, body: owned };
-    return moving(outcome, [owned.buffer]);
+    return encoded.format === 'binary'
+      ? { ok: true, body: owned, headerLength: encoded.headerLength }
+      : { ok: true, body: owned };
   } catch (error) {
     if (error instanceof ServiceError) return { ok: false, error: toRecord(error) };
     throw error;
   }
+}
+
+export default function handle(task: Task): JobOutcome | ParseOutcome {
+  return task.kind === 'parse-json' ? parse(task.body) : run(task.job, task.output);
 }
