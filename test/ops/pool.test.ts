@@ -22,7 +22,11 @@ afterEach(async () => {
 });
 
 async function listen(offload: Partial<OffloadConfig> = {}): Promise<string> {
-  app = await buildApp({ ...defaultConfig, logLevel: 'silent' }, { logger: false, offload });
+  // Not about load shedding: a multi-second parse on the event loop must not make the next request a 503.
+  app = await buildApp(
+    { ...defaultConfig, logLevel: 'silent', maxEventLoopDelayMs: 0 },
+    { logger: false, offload },
+  );
   await app.listen({ port: 0, host: '127.0.0.1' });
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 }
