@@ -8,7 +8,7 @@
 /** Deepest nesting of an answer: results are records of tensors, a few levels; a body's fields are checked too. */
 export const maxPlainDepth = 32;
 
-/** The answer is not plain data: a class instance, a function, a cycle or too deep. */
+/** The answer is not plain data: a class instance, a function, or too deep. */
 export class UnsendableValueError extends Error {
   constructor(path: string, reason: string) {
     super(`the answer at ${path || '(root)'} ${reason}`);
@@ -22,7 +22,8 @@ export class UnsendableValueError extends Error {
  */
 export function plainTransferList(value: unknown, maxDepth = maxPlainDepth): ArrayBuffer[] {
   const transfer = new Set<ArrayBuffer>();
-  const onPath = new Set<object>();
+  // Structured clone keeps shared references (and cycles): walk each object once.
+  const seen = new Set<object>();
   const stack: { value: unknown; path: string; depth: number }[] = [{ value, path: '', depth: 0 }];
   while (stack.length > 0) {
     const { value: node, path, depth } = stack.pop() as (typeof stack)[number];
@@ -43,8 +44,8 @@ export function plainTransferList(value: unknown, maxDepth = maxPlainDepth): Arr
         path,
         `is a ${proto?.constructor?.name ?? 'class instance'}, not plain data`,
       );
-    if (onPath.has(node as object)) throw new UnsendableValueError(path, 'is a repeated reference');
-    onPath.add(node as object);
+    if (seen.has(node as object)) continue;
+    seen.add(node as object);
     for (const key of Object.keys(node as object))
       stack.push({ value: (node as Record<string, unknown>)[key], path: `${path}/${key}`, depth: depth + 1 });
   }

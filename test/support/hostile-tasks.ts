@@ -17,7 +17,8 @@ export type HostileTask =
   | { kind: 'return-instance' }
   | { kind: 'return-deep'; depth: number }
   | { kind: 'post-unreadable'; depth: number }
-  | { kind: 'thread-id' };
+  | { kind: 'thread-id' }
+  | { kind: 'shared' };
 
 /** An object nested `depth` levels, built without recursion. */
 export function nested(depth: number): Record<string, unknown> {
@@ -65,6 +66,13 @@ export default async function handle(task: HostileTask): Promise<unknown> {
       // Bypasses thread.ts's check: this thread's larger stack serializes what the main thread cannot read.
       parentPort?.postMessage({ id: -1, ok: true, value: nested(task.depth) });
       return new Promise(() => {});
+    case 'shared': {
+      // Not misbehaving: shared references and a cycle are plain data that structured clone keeps.
+      const dims = [2, 3];
+      const node: Record<string, unknown> = { dims, again: dims };
+      node.self = node;
+      return node;
+    }
     case 'thread-id':
       return { threadId: (await import('node:worker_threads')).threadId };
   }

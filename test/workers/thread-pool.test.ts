@@ -57,6 +57,14 @@ describe('every task settles', () => {
     expect(answer.doubled[4095]).toBe(0.5);
   });
 
+  it('keeps shared references and cycles in an answer (plain data all the same)', async () => {
+    const pool = makePool();
+    const answer = (await run(pool, { kind: 'shared' })) as Record<string, unknown>;
+    expect(answer.dims).toEqual([2, 3]);
+    expect(answer.again).toBe(answer.dims);
+    expect(answer.self).toBe(answer);
+  });
+
   it('rejects with the thrown error as a record, and the thread serves the next task', async () => {
     const pool = makePool();
     const error = await failure(run(pool, { kind: 'throw' }));
