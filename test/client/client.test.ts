@@ -142,6 +142,34 @@ describe('typed methods against the real service', () => {
     expect(svg).toContain('alpha = 0.2');
   });
 
+  it('backpropagates through a network and checks gradients', async () => {
+    const body = {
+      x: [[0.5, -1]],
+      layers: [
+        { weights: [[0.1], [0.4]], activation: 'tanh' as const },
+        { weights: [[0.7, -0.8]], bias: [0, 0.1], activation: 'softmax' as const },
+      ],
+      targets: [[1, 0]],
+      loss: 'cross_entropy' as const,
+    };
+    const net = await client.networkGradients(body);
+    expectTypeOf(net.inputGradient).toEqualTypeOf<number[][]>();
+    expect(net.layers).toHaveLength(2);
+    expect(net.layers[1].a?.[0][0]).toBeCloseTo(
+      Math.exp(0.7 * Math.tanh(-0.35)) /
+        (Math.exp(0.7 * Math.tanh(-0.35)) + Math.exp(-0.8 * Math.tanh(-0.35) + 0.1)),
+      15,
+    );
+    const verdict = await client.checkGradients({
+      ...body,
+      gradients: {
+        layers: [{ weightGradient: net.layers[0].weightGradient.map((r) => r.map((v) => v * 1.01)) }],
+      },
+    });
+    expect(verdict.passed).toBe(false);
+    expect(verdict.checks[0]).toMatchObject({ path: '/layers/0/weightGradient', mismatches: 2 });
+  });
+
   it('throws problem+json as a GradientServiceError with status, title, detail and errors', async () => {
     const error = await client.activationForward('sigmoid', { z: [[1, 2], [3]] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GradientServiceError);

@@ -20,6 +20,7 @@ import type {
   VectorVjpReply,
 } from '../../src/schemas/activations.js';
 import type { Problem } from '../../src/schemas/common.js';
+import type { CheckBody, CheckReply, NetworkBody, NetworkReply } from '../../src/schemas/network.js';
 import type { OutputLayerBody, OutputLayerReply } from '../../src/schemas/output-layer.js';
 import type { JacobianBody, JacobianReply, VjpBody, VjpReply } from '../../src/schemas/softmax.js';
 
@@ -31,6 +32,11 @@ type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 
 
 /** The schema types name activations as `string`; the client narrows them to the table's names. */
 type WithNames<T> = { [K in keyof T]: K extends 'activation' ? client.ActivationName : T[K] };
+
+/** The same inside a network's layers. */
+type WithLayerNames<T> = {
+  [K in keyof T]: K extends 'layers' ? (T[K] extends (infer L)[] ? WithNames<L>[] : T[K]) : T[K];
+};
 
 // Each line fails to compile when its two sides drift apart.
 const inSync: {
@@ -48,6 +54,10 @@ const inSync: {
   vjpResponse: Same<client.VjpResponse, Static<typeof VjpReply>>;
   outputLayerRequest: Same<client.OutputLayerRequest, WithNames<Static<typeof OutputLayerBody>>>;
   outputLayerResponse: Same<client.OutputLayerResponse, Static<typeof OutputLayerReply>>;
+  networkRequest: Same<client.NetworkRequest, WithLayerNames<Static<typeof NetworkBody>>>;
+  networkResponse: Same<client.NetworkResponse, Static<typeof NetworkReply>>;
+  checkRequest: Same<client.CheckRequest, WithLayerNames<Static<typeof CheckBody>>>;
+  checkResponse: Same<client.CheckResponse, Static<typeof CheckReply>>;
   activationInfo: Same<client.ActivationInfo, Static<typeof ActivationInfo>>;
   problem: Same<client.ProblemDetails, Static<typeof Problem>>;
   loss: Same<client.Loss, (typeof losses)[number]>;
@@ -67,6 +77,10 @@ const inSync: {
   vjpResponse: true,
   outputLayerRequest: true,
   outputLayerResponse: true,
+  networkRequest: true,
+  networkResponse: true,
+  checkRequest: true,
+  checkResponse: true,
   activationInfo: true,
   problem: true,
   loss: true,

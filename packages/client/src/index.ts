@@ -26,12 +26,16 @@ import type {
   ActivationJacobianRequest,
   ActivationName,
   ActivationVjpRequest,
+  CheckRequest,
+  CheckResponse,
   DerivativeRequest,
   DerivativeResponse,
   ForwardRequest,
   ForwardResponse,
   JacobianRequest,
   JacobianResponse,
+  NetworkRequest,
+  NetworkResponse,
   OutputLayerRequest,
   OutputLayerResponse,
   ProblemDetails,
@@ -148,6 +152,10 @@ export interface GradientServiceClient {
   softmaxVjp<T extends Tensor>(body: VjpRequest<T>): Promise<VjpResponse<T>>;
   /** POST /v1/gradients/output-layer */
   outputLayerGradients<T extends Tensor>(body: OutputLayerRequest<T>): Promise<OutputLayerResponse<T>>;
+  /** POST /v1/gradients/network: backpropagation through dense layers. */
+  networkGradients<T extends Tensor>(body: NetworkRequest<T>): Promise<NetworkResponse<T>>;
+  /** POST /v1/gradients/check: your gradients against the service's (resolves whether or not they agree). */
+  checkGradients<T extends Tensor>(body: CheckRequest<T>): Promise<CheckResponse>;
   /** GET /v1/activations/{name}/plot.svg: the SVG text. */
   plotActivation(name: ActivationName, query?: PlotQuery): Promise<string>;
   /** GET /healthz */
@@ -340,6 +348,8 @@ export function createClient(options: ClientOptions): GradientServiceClient {
     softmaxJacobian: (body) => call('POST', '/v1/softmax/jacobian', body),
     softmaxVjp: (body) => call('POST', '/v1/softmax/vjp', body),
     outputLayerGradients: (body) => call('POST', '/v1/gradients/output-layer', body),
+    networkGradients: (body) => call('POST', '/v1/gradients/network', body),
+    checkGradients: (body) => call('POST', '/v1/gradients/check', body),
     plotActivation: (name, query = {}) => {
       const search = new URLSearchParams();
       if (query.from !== undefined) search.set('from', String(query.from));

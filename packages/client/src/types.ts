@@ -159,6 +159,88 @@ export interface OutputLayerResponse<T extends Tensor = Tensor> {
   inputGradient: T;
 }
 
+/** One dense layer of a network: z_l = h_(l-1) W_l + b_l, h_l = g_l(z_l). */
+export interface NetworkLayer {
+  /** weights[j][k] of this layer, from input j to output k: M_l x K_l (M_l = the previous layer's K). */
+  weights: number[][];
+  /** Bias, length K_l; zeros when omitted. */
+  bias?: number[];
+  /** The activation g_l; a hidden softmax backpropagates through its Jacobian. */
+  activation: ActivationName;
+  params?: ActivationParams;
+}
+
+export interface NetworkRequest<T extends Tensor = Tensor> {
+  /** Inputs: [M_1] for one sample or [N][M_1] for a batch. */
+  x: T;
+  /** First to last, at least one. */
+  layers: NetworkLayer[];
+  /** Targets of the last layer: [K_L] or [N][K_L], the same batch form as x. */
+  targets: T;
+  loss?: Loss;
+  reduction?: Reduction;
+  /** Whether each layer of the reply carries z, a and delta (default true). */
+  intermediates?: boolean;
+}
+
+export interface LayerGradients<T extends Tensor = Tensor> {
+  /** With intermediates. */
+  z?: T;
+  a?: T;
+  /** dE/dz_l (g_l' from z_l, never from the rounded a_l). */
+  delta?: T;
+  /** dE/dW_l, M_l x K_l. */
+  weightGradient: number[][];
+  /** dE/db_l, length K_l. */
+  biasGradient: number[];
+}
+
+export interface NetworkResponse<T extends Tensor = Tensor> {
+  loss: number;
+  /** Per layer, first to last. */
+  layers: LayerGradients<T>[];
+  /** dE/dx, the shape of x. */
+  inputGradient: T;
+}
+
+/** Gradients computed elsewhere, any subset (at least one quantity). */
+export interface GivenGradients<T extends Tensor = Tensor> {
+  loss?: number;
+  /** Per layer, first to last; null leaves a layer unchecked. */
+  layers?: ({ weightGradient?: number[][]; biasGradient?: number[] } | null)[];
+  inputGradient?: T;
+}
+
+export interface CheckRequest<T extends Tensor = Tensor> extends NetworkRequest<T> {
+  gradients: GivenGradients<T>;
+  /** Relative tolerance (default 1e-7). */
+  rtol?: number;
+  /** Absolute tolerance (default 0). */
+  atol?: number;
+}
+
+/** One checked quantity: an entry agrees when |got - expected| <= atol + rtol |expected|. */
+export interface TensorCheck {
+  /** e.g. /layers/0/weightGradient. */
+  path: string;
+  passed: boolean;
+  mismatches: number;
+  maxAbsError: number;
+  /** Over the entries whose expected value is not 0. */
+  maxRelError: number;
+  /** max |got - expected| / max |expected|. */
+  normwiseRelError: number;
+  /** The entry furthest outside its tolerance. */
+  worst: { index: number[]; expected: number; got: number };
+}
+
+export interface CheckResponse {
+  passed: boolean;
+  rtol: number;
+  atol: number;
+  checks: TensorCheck[];
+}
+
 export interface ParamInfo {
   name: string;
   default: number;
