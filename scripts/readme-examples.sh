@@ -59,6 +59,22 @@ OL='{"x": [[0.5, -1], [1, 2]], "weights": [[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]], 
 show "Output-layer gradients (here softmax with cross-entropy, mean over the batch):" \
   "curl -s $h/v1/gradients/output-layer $J -d '$OL'" \
   "post /v1/gradients/output-layer '$OL'"
+NET='{"x": [0.5, -1], "layers": [{"weights": [[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]], "bias": [0, 0.1, -0.1], "activation": "sigmoid"}, {"weights": [[0.7, -0.8], [0.9, 0.1], [-0.2, 0.3]], "activation": "sigmoid"}], "targets": [1, 0]}'
+show "Whole-network gradients (a hidden sigmoid layer of 3, a sigmoid output layer of 2):" \
+  "curl -s $h/v1/gradients/network $J -d '$NET'" \
+  "post /v1/gradients/network '$NET'"
+SAT='{"x": [1], "layers": [{"weights": [[40]], "activation": "sigmoid"}, {"weights": [[1]], "activation": "identity"}], "targets": [0], "intermediates": false}'
+show "A saturated unit keeps its slope (g' from z):" \
+  "curl -s $h/v1/gradients/network $J -d '$SAT'" \
+  "post /v1/gradients/network '$SAT'"
+BAD='{"x": [0.5, -1], "layers": [{"weights": [[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]], "activation": "tanh"}, {"weights": [[0.7, -0.8], [0.9, 0.1]], "activation": "sigmoid"}], "targets": [1, 0]}'
+show "A layer that does not fit the one before is a 400 naming both:" \
+  "curl -s $h/v1/gradients/network $J -d '$BAD'" \
+  "post /v1/gradients/network '$BAD'"
+CHECK='{"x": [0.5, -1], "layers": [{"weights": [[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]], "bias": [0, 0.1, -0.1], "activation": "sigmoid"}, {"weights": [[0.7, -0.8], [0.9, 0.1], [-0.2, 0.3]], "activation": "sigmoid"}], "targets": [1, 0], "gradients": {"layers": [null, {"weightGradient": [[-0.03675, 0.04909], [-0.03356, 0.04483], [-0.05841, -0.07801]], "biasGradient": [-0.0889, 0.1187]}]}, "rtol": 1e-3}'
+show "Checking gradients computed elsewhere (a deliberate sign error in weightGradient[2][1]):" \
+  "curl -s $h/v1/gradients/check $J -d '$CHECK'" \
+  "post /v1/gradients/check '$CHECK'"
 show "Errors are problem+json; an unknown activation lists the known names:" \
   "curl -s $h/v1/activations/sigmoyd/forward $J -d '{\"z\": [1]}'" \
   "post /v1/activations/sigmoyd/forward '{\"z\": [1]}'" 300
