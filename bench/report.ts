@@ -1,5 +1,6 @@
 /** Markdown tables of a results object (bench/results/*.json): what run.ts prints and the README shows. */
 import type { CoreRow } from './core.js';
+import { type NetworkRow, networkMarkdown } from './network.js';
 import type { BinaryRow, HttpRow, OffloadRow } from './run.js';
 
 interface Results {
@@ -8,6 +9,7 @@ interface Results {
   http?: HttpRow[];
   peer?: { skipped?: string; versions?: string };
   binary?: BinaryRow[];
+  network?: NetworkRow[];
   offload?: OffloadRow[];
   core?: CoreRow[];
 }
@@ -55,6 +57,7 @@ export function markdown(results: Results): string {
       );
     out.push('');
   }
+  if (results.network) out.push(...networkMarkdown(results.network));
   if (results.offload) {
     out.push(
       '| worker pool | large stream | 16-element p50 / p99 ms alone | 16-element p50 / p99 / max ms under the stream | stream req/s | failed requests |',

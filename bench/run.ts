@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --http-only | --core-only | --only=echo,binary,offload,core]   (or BENCH_QUICK=1)
+ * npm run bench [-- --quick] [-- --http-only | --core-only | --only=echo,binary,network,offload,core]   (or BENCH_QUICK=1)
  *
  * 1. HTTP: the service and a bare Fastify echo (bench/servers/echo.ts: parses the same body, replies with the
  *    same shape and size, no math), each in its own process, driven by autocannon alternately (A B A B ...)
@@ -10,6 +10,7 @@
  *    skipped with a message.
  * 2. Binary tensors against JSON at 1e6 elements: server throughput, and end to end with the client's own
  *    encoding and decoding.
+ * 2b. Network gradients (bench/network.ts): a 784-256-128-10 MLP at batch 64, JSON against binary tensors.
  * 3. Offloading: a client streams 1e6-element requests while another sends 16-element ones (paced, 200/s);
  *    p50/p99/max of the small ones with the worker pool on and off.
  * 4. Core kernels against tfjs-backend-cpu and tfjs-backend-wasm (bench/core.ts).
@@ -42,12 +43,13 @@ import {
   type Summary,
   startServer,
 } from './http.js';
+import { networkBench } from './network.js';
 import { peerUnavailable, peerVersions, startPeer } from './peer/peer.js';
 import { markdown } from './report.js';
 
 const argv = new Set(process.argv.slice(2));
 const quick = argv.has('--quick') || process.env.BENCH_QUICK === '1';
-const allSections = ['echo', 'binary', 'offload', 'core'] as const;
+const allSections = ['echo', 'binary', 'network', 'offload', 'core'] as const;
 type Section = (typeof allSections)[number];
 // --only=offload,core runs some sections and updates them in the existing results file.
 const only = process.argv
@@ -60,7 +62,7 @@ const sections = new Set<Section>(
     : argv.has('--core-only')
       ? ['core']
       : argv.has('--http-only')
-        ? ['echo', 'binary', 'offload']
+        ? ['echo', 'binary', 'network', 'offload']
         : allSections,
 );
 
@@ -328,6 +330,19 @@ if (sections.has('echo') || sections.has('binary')) {
       log('Binary tensors vs JSON');
       results.binary = await binaryVsJson(service);
     }
+  } finally {
+    await service.stop();
+  }
+}
+if (sections.has('network')) {
+  log('Network gradients, JSON and binary');
+  const service = await startServer('service');
+  try {
+    results.network = await networkBench(service, {
+      quick,
+      ...plan,
+      seconds: plan.seconds(quick ? 1000 : 1_000_000),
+    });
   } finally {
     await service.stop();
   }

@@ -1,0 +1,202 @@
+/**
+ * The network row of the benchmark: POST /v1/gradients/network on an MNIST-sized MLP (784-256-128-10, relu,
+ * relu, softmax with cross-entropy, mean over a batch of 64), the whole request as JSON and as binary tensors
+ * (each weight matrix the named tensor layers.<l>.weights). Server throughput (autocannon, alternating rounds,
+ * medians) and end to end as a client does it: build the body from Float64Arrays, send, read every gradient
+ * back into Float64Arrays. The reply holds the gradients only (intermediates: false), as a trainer asks.
+ */
+import { request } from 'undici';
+import { decodeReply, encodeRequest, type TensorInput, tensorMediaType } from './binary-client.js';
+import { nested, uniform } from './bodies.js';
+import { alternate, median, type Server, type Summary } from './http.js';
+
+export interface NetworkRow {
+  readonly case: string;
+  /** Numbers in the request (x, targets, weights, biases) and in the reply (gradients). */
+  readonly requestNumbers: number;
+  readonly replyNumbers: number;
+  readonly requestBytesJson: number;
+  readonly requestBytesBinary: number;
+  readonly json: Summary;
+  readonly binary: Summary;
+  /** Median ms per request, client encoding and decoding included. */
+  readonly endToEndJsonMs: number;
+  readonly endToEndBinaryMs: number;
+}
+
+interface Network {
+  readonly id: string;
+  readonly N: number;
+  readonly widths: readonly number[];
+  readonly x: Float64Array;
+  readonly targets: Float64Array;
+  readonly weights: readonly Float64Array[];
+  readonly biases: readonly Float64Array[];
+  readonly activations: readonly string[];
+}
+
+const fields = { loss: 'cross_entropy', reduction: 'mean', intermediates: false };
+
+export function mlp(N: number, widths: readonly number[]): Network {
+  const L = widths.length - 1;
+  const K = widths[L];
+  const targets = new Float64Array(N * K);
+  for (let n = 0; n < N; n++) targets[n * K + (n % K)] = 1; // one-hot labels
+  return {
+    id: `network/${widths.join('-')} N=${N}`,
+    N,
+    widths,
+    x: uniform(N * widths[0], 21, 1),
+    targets,
+    // He-style scale, so relu layers neither die nor blow up.
+    weights: widths.slice(0, -1).map((M, l) => uniform(M * widths[l + 1], 22 + l, Math.sqrt(6 / M))),
+    biases: widths.slice(1).map((k, l) => uniform(k, 40 + l, 0.1)),
+    activations: widths.slice(1).map((_, l) => (l === L - 1 ? 'softmax' : 'relu')),
+  };
+}
+
+function jsonBody(net: Network): string {
+  const { N, widths } = net;
+  return JSON.stringify({
+    x: nested(net.x, N, widths[0]),
+    layers: net.weights.map((w, l) => ({
+      weights: nested(w, widths[l], widths[l + 1]),
+      bias: Array.from(net.biases[l]),
+      activation: net.activations[l],
+    })),
+    targets: nested(net.targets, N, widths[widths.length - 1]),
+    ...fields,
+  });
+}
+
+function binaryBody(net: Network) {
+  const { N, widths } = net;
+  const tensors: TensorInput[] = [
+    { name: 'x', data: net.x, shape: [N, widths[0]] },
+    { name: 'targets', data: net.targets, shape: [N, widths[widths.length - 1]] },
+  ];
+  for (const [l, w] of net.weights.entries()) {
+    tensors.push({ name: `layers.${l}.weights`, data: w, shape: [widths[l], widths[l + 1]] });
+    tensors.push({ name: `layers.${l}.bias`, data: net.biases[l], shape: [widths[l + 1]] });
+  }
+  return encodeRequest({ layers: net.activations.map((activation) => ({ activation })), ...fields }, tensors);
+}
+
+const path = '/v1/gradients/network';
+const replyNumbers = (net: Network) =>
+  net.weights.reduce((n, w, l) => n + w.length + net.biases[l].length, 0) + net.x.length;
+
+/** One request as a client does it; returns ms, after checking every gradient came back. */
+async function roundTrip(url: string, net: Network, binary: boolean): Promise<number> {
+  const start = performance.now();
+  let numbers = 0;
+  if (binary) {
+    const { body, headerLength } = binaryBody(net);
+    const res = await request(`${url}${path}`, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': tensorMediaType,
+        accept: tensorMediaType,
+        'inference-header-content-length': String(headerLength),
+      },
+    });
+    const bytes = new Uint8Array(await res.body.arrayBuffer());
+    if (res.statusCode !== 200) throw new Error(`network binary round trip: ${res.statusCode}`);
+    for (const t of decodeReply(
+      bytes,
+      Number(res.headers['inference-header-content-length']),
+    ).tensors.values())
+      numbers += t.data.length;
+  } else {
+    const res = await request(`${url}${path}`, {
+      method: 'POST',
+      body: jsonBody(net),
+      headers: { 'content-type': 'application/json' },
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200)
+      throw new Error(`network JSON round trip: ${res.statusCode} ${text.slice(0, 200)}`);
+    const reply = JSON.parse(text) as {
+      layers: { weightGradient: number[][]; biasGradient: number[] }[];
+      inputGradient: number[][];
+    };
+    for (const layer of reply.layers) {
+      numbers += Float64Array.from(layer.weightGradient.flat()).length;
+      numbers += Float64Array.from(layer.biasGradient).length;
+    }
+    numbers += Float64Array.from(reply.inputGradient.flat()).length;
+  }
+  if (numbers !== replyNumbers(net)) throw new Error(`network round trip: ${numbers} numbers back`);
+  return performance.now() - start;
+}
+
+export async function networkBench(
+  service: Server,
+  plan: { quick: boolean; rounds: number; warmup: number; seconds: number },
+): Promise<NetworkRow[]> {
+  const net = plan.quick ? mlp(8, [16, 32, 32, 10]) : mlp(64, [784, 256, 128, 10]);
+  const json = jsonBody(net);
+  const binary = binaryBody(net);
+  const url = `${service.url}${path}`;
+  const [jsonStats, binaryStats] = await alternate(
+    [
+      {
+        url,
+        body: json,
+        headers: { 'content-type': 'application/json' },
+        connections: 2,
+        seconds: plan.seconds,
+      },
+      {
+        url,
+        body: binary.body,
+        headers: {
+          'content-type': tensorMediaType,
+          accept: tensorMediaType,
+          'inference-header-content-length': String(binary.headerLength),
+        },
+        connections: 2,
+        seconds: plan.seconds,
+      },
+    ],
+    plan.rounds,
+    plan.warmup,
+  );
+  const jsonMs: number[] = [];
+  const binaryMs: number[] = [];
+  for (let r = 0; r < (plan.quick ? 2 : 7); r++) {
+    jsonMs.push(await roundTrip(service.url, net, false));
+    binaryMs.push(await roundTrip(service.url, net, true));
+  }
+  return [
+    {
+      case: net.id,
+      requestNumbers: net.x.length + net.targets.length + replyNumbers(net) - net.x.length,
+      replyNumbers: replyNumbers(net),
+      requestBytesJson: Buffer.byteLength(json),
+      requestBytesBinary: binary.body.length,
+      json: jsonStats,
+      binary: binaryStats,
+      endToEndJsonMs: median(jsonMs),
+      endToEndBinaryMs: median(binaryMs),
+    },
+  ];
+}
+
+const f = (x: number, digits = 1) => x.toFixed(digits);
+
+export function networkMarkdown(rows: readonly NetworkRow[]): string[] {
+  const out = [
+    '| case | request MB JSON / binary | JSON req/s | binary req/s | JSON p50 ms | binary p50 ms | end to end JSON ms | end to end binary ms | failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows)
+    out.push(
+      `| ${r.case} | ${f(r.requestBytesJson / 1e6, 2)} / ${f(r.requestBytesBinary / 1e6, 2)} | ${f(r.json.rps, 2)} | ` +
+        `${f(r.binary.rps, 2)} | ${f(r.json.p50)} | ${f(r.binary.p50)} | ${f(r.endToEndJsonMs)} | ${f(r.endToEndBinaryMs)} | ` +
+        `${r.json.failures + r.binary.failures} |`,
+    );
+  out.push('');
+  return out;
+}
