@@ -96,8 +96,9 @@ type Body = Record<string, unknown> & { params?: Record<string, unknown> };
 
 /** The handler of a /v1 operation route: body -> OperationRequest -> job -> reply. */
 export function operationHandler(app: FastifyInstance, route: OperationRoute) {
-  // Resolves with nothing: the reply is sent by respond (JSON or binary, written here or in the pool).
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  // Not async: a small job is answered before the handler returns (undefined: the reply is sent), with no
+  // promise per request; a job in the worker pool returns the promise of its reply. Fastify takes both.
+  return (request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined => {
     const body = request.body as Body;
     const tensors = new Map<string, TensorValue>();
     for (const field of route.tensorFields)
@@ -113,7 +114,7 @@ export function operationHandler(app: FastifyInstance, route: OperationRoute) {
       pointers: { params: '/params', options: '' },
       maxElements: app.config.maxElements,
     });
-    await respond(app, request, reply, job);
+    return respond(app, request, reply, job);
   };
 }
 
@@ -123,24 +124,34 @@ export const activationFromPath = (request: FastifyRequest): Activation =>
 
 /**
  * Runs a job and sends the reply in the negotiated form (JSON or binary tensors). Jobs past OFFLOAD_THRESHOLD
- * run in the worker pool, which also writes the reply there; smaller ones run here.
+ * run in the worker pool, which also writes the reply there (the promise of the sent reply); smaller ones run
+ * here, sent before respond returns (undefined).
  */
-export async function respond(
+export function respond(
   app: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,
   job: Job,
-): Promise<FastifyReply> {
+): Promise<void> | undefined {
   const format = replyFormat(request);
-  const encoded: EncodedReply = app.offload.offloads(jobSize(job))
-    ? await app.offload.run(job, format)
-    : encodeReply(runJob(job), format);
+  if (app.offload.offloads(jobSize(job)))
+    return app.offload.run(job, format).then((encoded) => send(app, request, reply, job, encoded));
+  send(app, request, reply, job, encodeReply(runJob(job), format));
+  return undefined;
+}
+
+/** Counts the job's results and sends its encoded reply. */
+function send(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  job: Job,
+  encoded: EncodedReply,
+): void {
   app.countResult(request, job);
   // The form depends on Accept: caches must not serve one client's form to another.
   reply.header('vary', 'Accept');
-  if (encoded.format === 'json') return reply.type('application/json; charset=utf-8').send(encoded.body);
-  return reply
-    .header(headerLengthHeader, String(encoded.headerLength))
-    .type(tensorMediaType)
-    .send(encoded.body);
+  if (encoded.format === 'json') reply.type('application/json; charset=utf-8').send(encoded.body);
+  else
+    reply.header(headerLengthHeader, String(encoded.headerLength)).type(tensorMediaType).send(encoded.body);
 }
