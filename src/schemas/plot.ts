@@ -34,7 +34,9 @@ export const plotSchema = {
     ...readErrorResponses('v1', {
       notFound: 'Unknown activation name or alias (the detail lists the known names and aliases).',
       add: {
-        400: 'from/to not finite numbers, from >= to, span out of range, or unknown or out-of-range params.',
+        400:
+          'from/to not finite numbers, from >= to, span out of range, a repeated key, or unknown or out-of-range ' +
+          'params; every error points at /query/<key> (e.g. /query/from, /query/alpha).',
       },
     }),
   },
