@@ -4,6 +4,8 @@
  * (each weight matrix the named tensor layers.<l>.weights). Server throughput (autocannon, alternating rounds,
  * medians) and end to end as a client does it: build the body from Float64Arrays, send, read every gradient
  * back into Float64Arrays. The reply holds the gradients only (intermediates: false), as a trainer asks.
+ * Where the FastAPI + PyTorch peer runs (bench/peer), its POST /v1/gradients/network (float64 autograd, the same
+ * JSON body and reply form) joins the alternation.
  */
 import { request } from 'undici';
 import { decodeReply, encodeRequest, type TensorInput, tensorMediaType } from './binary-client.js';
@@ -22,6 +24,9 @@ export interface NetworkRow {
   /** Median ms per request, client encoding and decoding included. */
   readonly endToEndJsonMs: number;
   readonly endToEndBinaryMs: number;
+  /** The FastAPI + PyTorch peer on the JSON body, where it ran. */
+  readonly peer?: Summary;
+  readonly endToEndPeerMs?: number;
 }
 
 interface Network {
@@ -134,20 +139,22 @@ async function roundTrip(url: string, net: Network, binary: boolean): Promise<nu
 export async function networkBench(
   service: Server,
   plan: { quick: boolean; rounds: number; warmup: number; seconds: number },
+  peer?: Server,
 ): Promise<NetworkRow[]> {
   const net = plan.quick ? mlp(8, [16, 32, 32, 10]) : mlp(64, [784, 256, 128, 10]);
   const json = jsonBody(net);
   const binary = binaryBody(net);
   const url = `${service.url}${path}`;
-  const [jsonStats, binaryStats] = await alternate(
+  const jsonLoad = {
+    url,
+    body: json,
+    headers: { 'content-type': 'application/json' },
+    connections: 2,
+    seconds: plan.seconds,
+  };
+  const [jsonStats, binaryStats, peerStats] = await alternate(
     [
-      {
-        url,
-        body: json,
-        headers: { 'content-type': 'application/json' },
-        connections: 2,
-        seconds: plan.seconds,
-      },
+      jsonLoad,
       {
         url,
         body: binary.body,
@@ -159,15 +166,19 @@ export async function networkBench(
         connections: 2,
         seconds: plan.seconds,
       },
+      ...(peer ? [{ ...jsonLoad, url: `${peer.url}${path}` }] : []),
     ],
     plan.rounds,
     plan.warmup,
   );
   const jsonMs: number[] = [];
   const binaryMs: number[] = [];
+  const peerMs: number[] = [];
   for (let r = 0; r < (plan.quick ? 2 : 7); r++) {
     jsonMs.push(await roundTrip(service.url, net, false));
     binaryMs.push(await roundTrip(service.url, net, true));
+    // The JSON round trip is the same for the peer: it replies { loss, layers, inputGradient } too.
+    if (peer) peerMs.push(await roundTrip(peer.url, net, false));
   }
   return [
     {
@@ -180,6 +191,7 @@ export async function networkBench(
       binary: binaryStats,
       endToEndJsonMs: median(jsonMs),
       endToEndBinaryMs: median(binaryMs),
+      ...(peerStats ? { peer: peerStats, endToEndPeerMs: median(peerMs) } : {}),
     },
   ];
 }
@@ -188,14 +200,15 @@ const f = (x: number, digits = 1) => x.toFixed(digits);
 
 export function networkMarkdown(rows: readonly NetworkRow[]): string[] {
   const out = [
-    '| case | request MB JSON / binary | JSON req/s | binary req/s | JSON p50 ms | binary p50 ms | end to end JSON ms | end to end binary ms | failed |',
+    '| case | request MB JSON / binary | JSON req/s | binary req/s | PyTorch peer req/s (JSON) | JSON p50 ms | binary p50 ms | end to end JSON / binary / peer ms | failed |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows)
     out.push(
       `| ${r.case} | ${f(r.requestBytesJson / 1e6, 2)} / ${f(r.requestBytesBinary / 1e6, 2)} | ${f(r.json.rps, 2)} | ` +
-        `${f(r.binary.rps, 2)} | ${f(r.json.p50)} | ${f(r.binary.p50)} | ${f(r.endToEndJsonMs)} | ${f(r.endToEndBinaryMs)} | ` +
-        `${r.json.failures + r.binary.failures} |`,
+        `${f(r.binary.rps, 2)} | ${r.peer ? f(r.peer.rps, 2) : 'not run'} | ${f(r.json.p50)} | ${f(r.binary.p50)} | ` +
+        `${f(r.endToEndJsonMs)} / ${f(r.endToEndBinaryMs)} / ${r.endToEndPeerMs === undefined ? '-' : f(r.endToEndPeerMs)} | ` +
+        `${r.json.failures + r.binary.failures + (r.peer?.failures ?? 0)} |`,
     );
   out.push('');
   return out;

@@ -335,16 +335,19 @@ if (sections.has('echo') || sections.has('binary')) {
   }
 }
 if (sections.has('network')) {
-  log('Network gradients, JSON and binary');
+  log('Network gradients, JSON and binary (and the FastAPI + PyTorch peer on JSON)');
   const service = await startServer('service');
+  const unavailable = peerUnavailable();
+  if (unavailable) log(`  peer skipped: ${unavailable}`);
+  const peer = unavailable ? undefined : await startPeer();
   try {
-    results.network = await networkBench(service, {
-      quick,
-      ...plan,
-      seconds: plan.seconds(quick ? 1000 : 1_000_000),
-    });
+    results.network = await networkBench(
+      service,
+      { quick, ...plan, seconds: plan.seconds(quick ? 1000 : 1_000_000) },
+      peer,
+    );
   } finally {
-    await service.stop();
+    await Promise.all([service.stop(), peer?.stop()]);
   }
 }
 if (sections.has('offload')) {
