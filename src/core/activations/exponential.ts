@@ -38,7 +38,7 @@ export const sigmoid: ElementwiseActivation = {
   formula: 'g(z) = \\sigma(z) = \\frac{1}{1 + e^{-z}}',
   derivativeFormula: "g'(z) = \\sigma(z)\\,\\sigma(-z) = \\frac{e^{-|z|}}{(1 + e^{-|z|})^2} = a(1 - a)",
   // Table-driven and within 1 ulp (numeric/logistic.ts); the exact kernel serves the log forms below.
-  forward: (z) => logisticFast(z),
+  forward: logisticFast,
   derivative: (z) => logisticDerivative(z),
   // 1 - a is exact for a >= 1/2 and within half an ulp of 1 below, so the product keeps its precision.
   derivativeFromOutput: (a) => a * (1 - a),

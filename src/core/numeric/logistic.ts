@@ -24,15 +24,17 @@ import { logistic } from './elementary.js';
 const TABLE_BITS = 7;
 const TABLE_SIZE = 1 << TABLE_BITS;
 
-/** 2^(j/128) = TABLE_HI[j] + TABLE_LO[j] to ~2^-100, from the double-double exp (computed once, at load). */
-const TABLE_HI = new Float64Array(TABLE_SIZE);
-const TABLE_LO = new Float64Array(TABLE_SIZE);
+/**
+ * 2^(j/128) = TABLE[2j] + TABLE[2j + 1] to ~2^-100, from the double-double exp (computed once, at load); the
+ * two halves side by side, one cache line for both.
+ */
+const TABLE = new Float64Array(2 * TABLE_SIZE);
 for (let j = 0; j < TABLE_SIZE; j++) {
   const e = expDD(ddMulD(LN2, j / TABLE_SIZE));
   const scale = 2 ** e.k;
   const hi = e.hi * scale;
-  TABLE_HI[j] = hi;
-  TABLE_LO[j] = e.hi * scale - hi + e.lo * scale + 0;
+  TABLE[2 * j] = hi;
+  TABLE[2 * j + 1] = e.hi * scale - hi + e.lo * scale + 0;
 }
 
 /** 2^m for m in [-64, 64] at m + 64: the scale of a table entry, without a Math.pow call per element. */
@@ -64,13 +66,14 @@ export function logisticFast(z: number): number {
   const r2 = r * r;
   const q = r + r2 * (0.5 + r * (1 / 6) + r2 * (1 / 24 + r * (1 / 120)));
   // 2^(k/128) = 2^m 2^(j/128) with k = 128 m + j, |m| <= 55.
-  const j = k & (TABLE_SIZE - 1);
-  const scale = POW2[(k >> TABLE_BITS) + POW2_OFFSET];
-  const th = TABLE_HI[j];
+  const ki = k | 0;
+  const j = (ki & (TABLE_SIZE - 1)) << 1;
+  const scale = POW2[(ki >> TABLE_BITS) + POW2_OFFSET];
+  const th = TABLE[j];
   // W = tableValue + correction (the correction up to 2^-8.5 of it), then 1 + W = s + sl with |sl| <= ulp(s):
   // TwoSum(1, tableValue), then Fast2Sum with the correction (|s1| >= 1 > |correction| or s1 ~ W >> it).
   const tableValue = th * scale;
-  const correction = (TABLE_LO[j] + th * q) * scale;
+  const correction = (TABLE[j + 1] + th * q) * scale;
   const s1 = 1 + tableValue;
   const b = s1 - 1;
   const e1 = 1 - (s1 - b) + (tableValue - b);
