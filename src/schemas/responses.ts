@@ -39,7 +39,7 @@ const reasons: Record<ErrorStatus, string> = {
   422: 'The result is not finite in float64 (overflow, or a log of a value <= 0); the message names the quantity.',
   429: 'More than RATE_LIMIT requests per minute from this client (per API key when keys are configured); retry after Retry-After seconds. Never sent when RATE_LIMIT is unset.',
   431: 'The request line and headers are larger than the server accepts (16 KiB, Node.js max header size).',
-  503: 'Overloaded (event-loop delay or heap over MAX_EVENT_LOOP_DELAY_MS / MAX_HEAP_USED_BYTES, or the worker pool queue full) or shutting down: retry after Retry-After seconds, or on another instance.',
+  503: 'Overloaded (event-loop delay or heap over MAX_EVENT_LOOP_DELAY_MS / MAX_HEAP_USED_BYTES, the worker pool queue full (OFFLOAD_MAX_QUEUE) or a task past OFFLOAD_TIMEOUT_MS) or shutting down: retry after Retry-After seconds, or on another instance.',
 };
 
 /** Where /v2 words a status differently (its inputs are named tensors with a datatype, FP32 included). */
