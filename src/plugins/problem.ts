@@ -343,15 +343,17 @@ export default fp(
   async (app: FastifyInstance) => {
     const allowedMethods = routeMatcher(app);
 
+    // Errors on the surface of their path: the /v2 plugin has its own handler, so this one sees /v2 paths only
+    // for requests no route matched (a 401 to /v2/nope), and answers those as { error } too.
     app.setErrorHandler((error, request, reply) => {
       const problem = classifyError(error, request);
       logError(request, error, problem);
-      return sendProblem(reply, problem);
+      return sendSurfaceError(reply, problem);
     });
 
-    // One not-found handler for both surfaces (a 405 names the allowed methods on /v2 too). A trailing slash is
-    // a different path: /healthz/ is a 404 that names /healthz, not a 405 (see README, Errors).
-    app.setNotFoundHandler((request, reply) => {
+    // One answer for unmatched requests on both surfaces (a 405 names the allowed methods on /v2 too). A
+    // trailing slash is a different path: /healthz/ is a 404 that names /healthz, not a 405 (README, Errors).
+    const answerUnmatched = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
       const path = pathOf(request.url);
       const allow = allowedMethods(path);
       if (allow.length)
@@ -374,6 +376,17 @@ export default fp(
         reply,
         new ServiceError(404, 'not-found', `No route ${request.method} ${shownPath(path)}.${hint}`),
       );
+    };
+
+    // The 404 route parses bodies like any route: an empty JSON body to PUT /nope would be a 400, and a 30 MB
+    // one would be read whole before its 404. So unmatched requests are answered in a preParsing hook of the
+    // 404 route, before the body (linger.ts discards what follows). The hook sits in a child context to apply
+    // to the 404 route alone; preParsing, not onRequest, so that every onRequest hook (auth's 401) comes first.
+    await app.register(async (unmatched) => {
+      unmatched.addHook('preParsing', (request, reply) => {
+        answerUnmatched(request, reply);
+      });
+      unmatched.setNotFoundHandler(answerUnmatched);
     });
   },
   { name: 'problem' },

@@ -94,6 +94,32 @@ describe('routing errors on both surfaces', () => {
   });
 });
 
+describe('unmatched requests are answered before their body', () => {
+  const withBody = (method: string, path: string, body: string) =>
+    `${method} ${path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+
+  it('an empty or malformed JSON body to no route is its 404 or 405, not a 400 about the body', async () => {
+    expectRawProblem(await exchange(port, withBody('PUT', '/v1/nope', '')), 404, 'not-found');
+    expectRawProblem(await exchange(port, withBody('PUT', '/v1/nope', '{"z": [1,')), 404, 'not-found');
+    expect(expectRawV2Error(await exchange(port, withBody('PUT', '/v2/nope', '')), 404)).toMatch(/no route/i);
+    const responses = await exchange(port, withBody('POST', '/v2/models/sigmoid', ''));
+    expect(expectRawV2Error(responses, 405)).toContain('GET');
+    expect(responses[0].headers.allow).toBe('GET, HEAD');
+  });
+
+  it('with API keys, a request without one to an unmatched /v2 path is a 401 as { error }', async () => {
+    const keyed = await buildTestApp({ apiKeys: ['k'.repeat(32)] });
+    try {
+      const res = await keyed.inject({ method: 'GET', url: '/v2/nope' });
+      expect(res.statusCode).toBe(401);
+      expect(Object.keys(res.json())).toEqual(['error']);
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+    } finally {
+      await keyed.close();
+    }
+  });
+});
+
 describe('URLs the router refuses', () => {
   it('bad percent-encoding: 400 problem naming the path; { error } under /v2', async () => {
     const problem = expectRawProblem(

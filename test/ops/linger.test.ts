@@ -192,6 +192,21 @@ describe('while draining', () => {
 });
 
 describe('other early answers linger too', () => {
+  it('a 5 MB body to no route: the 404 comes before the body is read, and the connection serves the next request', async () => {
+    const port = await listening();
+    const connection = await openRaw(port);
+    const size = 5_000_000;
+    connection.socket.write(post('/v1/nope', `Content-Length: ${size}\r\n`));
+    // The 404 arrives while the body is still unsent.
+    const [early] = await responses(connection, 1);
+    expect(early?.status).toBe(404);
+    expect(await upload(connection, size)).toBe(size);
+    expect(connection.error()?.code).toBeUndefined();
+    connection.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
+    expect((await responses(connection, 2)).map((r) => r.status)).toEqual([404, 200]);
+    connection.socket.destroy();
+  });
+
   it('a 401 to a 5 MB upload without a key is received, and the connection serves the next request', async () => {
     const port = await listening({ apiKeys: ['k'.repeat(32)] });
     const connection = await openRaw(port);
