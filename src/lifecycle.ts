@@ -1,10 +1,12 @@
 /**
  * How the process runs: one server (WORKERS=1), or a node:cluster primary forking WORKERS servers that
  * share the port. Both shut down the same way on SIGTERM/SIGINT: /readyz turns 503 at once, the listener
- * closes, in-flight requests finish, and the process exits 0; if they have not finished after
- * SHUTDOWN_TIMEOUT_MS, it exits 1 anyway (the orchestrator's own kill would come next).
+ * closes, idle keep-alive connections close, in-flight requests finish with Connection: close, and the
+ * process exits 0 right after the last one; if they have not finished after SHUTDOWN_TIMEOUT_MS, it exits 1
+ * anyway (the orchestrator's own kill would come next).
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
@@ -21,11 +23,60 @@ export async function start(config: AppConfig): Promise<void> {
   else await serve(config);
 }
 
-/** Not ready from now on (with the reason), then close: no new connections, in-flight requests finish. */
+/** What a drain needs of a server: the responses under way, and whether it is draining. */
+interface ConnectionDrain {
+  readonly underWay: Set<ServerResponse>;
+  draining: boolean;
+}
+
+const drains = new WeakMap<Server, ConnectionDrain>();
+
+/**
+ * Keeps the responses under way on `server` (each until it ends), so that a drain reaches those already
+ * started: call before listening. Keep-alive connections are what a drain must end itself: node's
+ * server.close() closes the idle ones it finds, but one whose response finishes later stays open (a pooled
+ * client keeps it), and the close would wait for it until SHUTDOWN_TIMEOUT_MS.
+ */
+export function trackResponses(server: Server): void {
+  const drain: ConnectionDrain = { underWay: new Set(), draining: false };
+  drains.set(server, drain);
+  server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+    // Fastify's own listener ran first: a request arriving while draining may be answered already (its 503).
+    if (drain.draining && !response.headersSent) response.setHeader('connection', 'close');
+    drain.underWay.add(response);
+    response.once('close', () => {
+      drain.underWay.delete(response);
+      // A response that could not carry Connection: close (its head was out before the drain) leaves an idle
+      // connection behind: close it now rather than when SHUTDOWN_TIMEOUT_MS runs out.
+      if (drain.draining) server.closeIdleConnections();
+    });
+  });
+}
+
+/**
+ * From now on every response of `server` ends its connection (Connection: close, which node honours by
+ * closing the socket once the response is written), and idle keep-alive connections close at once.
+ */
+function closeConnectionsAfterResponses(server: Server): void {
+  const drain = drains.get(server);
+  if (drain) {
+    drain.draining = true;
+    for (const response of drain.underWay)
+      if (!response.headersSent) response.setHeader('connection', 'close');
+  }
+  server.closeIdleConnections();
+}
+
+/**
+ * Not ready from now on (with the reason), then close: no new connections, idle keep-alive connections
+ * closed at once, in-flight requests finish (their responses with Connection: close), and it returns right
+ * after the last one.
+ */
 export async function drain(app: App, why: string): Promise<void> {
   app.readiness.ready = false;
   app.readiness.reason = `Shutting down (${why}).`;
   app.log.info({ signal: why }, 'shutting down: no new connections, finishing in-flight requests');
+  closeConnectionsAfterResponses(app.server);
   await app.close();
   app.log.info('shut down');
 }
@@ -53,6 +104,7 @@ export async function serve(config: AppConfig): Promise<void> {
     },
   );
 
+  trackResponses(app.server);
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {

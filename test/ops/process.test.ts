@@ -2,80 +2,11 @@
  * The real process (src/server.ts under tsx): graceful shutdown on SIGTERM with a request in flight, and
  * the node:cluster mode. Ports are chosen by the OS (PORT=0) and read from the "Server listening" log line.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { bounded, isListening, killChildren, listeningPort, startServer } from '../support/server-process.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0))
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-interface Server {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  /** Resolves with the first log line matching, within `ms`. */
-  waitFor(match: (line: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startServer(env: Record<string, string>): Server {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const lines: Record<string, unknown>[] = [];
-  const waiters = new Set<() => void>();
-  let buffered = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const complete = buffered.split('\n');
-    buffered = complete.pop() ?? '';
-    for (const line of complete) if (line.trim()) lines.push(JSON.parse(line));
-    for (const wake of waiters) wake();
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => process.stderr.write(chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const waitFor = (match: (line: Record<string, unknown>) => boolean, ms = 20_000) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const check = () => {
-        const found = lines.find(match);
-        if (!found) return;
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(
-          new Error(
-            `no matching log line within ${ms} ms; got:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`,
-          ),
-        );
-      }, ms);
-      waiters.add(check);
-      check();
-    });
-  return { child, lines, waitFor, exited };
-}
-
-const listeningPort = (line: Record<string, unknown>) => Number(/:(\d+)$/.exec(String(line.msg))?.[1]);
-const isListening = (line: Record<string, unknown>) => String(line.msg).startsWith('Server listening at');
-
-/** Resolves within `ms` or rejects: every wait on the child is bounded. */
-function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)),
-  ]);
-}
+afterEach(killChildren);
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
