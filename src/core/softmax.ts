@@ -10,6 +10,7 @@
  * - when a_m >= 1/2, v_i - sum_j a_j v_j is rewritten as (v_i - v_m) + sum_{j != m} a_j (v_m - v_j)
  *   (true because the probabilities sum to 1), so it does not cancel when a_m is close to 1.
  */
+import type { RowProblem } from './activations/types.js';
 import { CompensatedSum } from './numeric/compensated-sum.js';
 
 /** Throws when data cannot be split into rows of length K (a caller bug: routes check shapes first). */
@@ -259,14 +260,6 @@ export function softmaxVjp(
   return { a, gradient: softmaxVjpRows(a, v, K) };
 }
 
-/** Where checkProbabilities found a row that is not a probability vector. */
-export interface ProbabilityProblem {
-  readonly row: number;
-  /** The offending entry, or undefined when the row's sum is the problem. */
-  readonly col?: number;
-  readonly message: string;
-}
-
 /**
  * How far a row's sum may be from 1: float32-computed probabilities pass (each entry within 2^-24 relatively,
  * and a K-term float32 sum), with a floor of 1e-6.
@@ -281,7 +274,7 @@ export function probabilitySumTolerance(K: number): number {
  * any a), but a Jacobian "of softmax" at a point that is no softmax output is meaningless, and the
  * accurate forms above use sum_j a_j = 1. Returns the first problem, or undefined.
  */
-export function checkProbabilities(a: Float64Array, K: number): ProbabilityProblem | undefined {
+export function checkProbabilities(a: Float64Array, K: number): RowProblem | undefined {
   const rows = rowCount(a.length, K);
   const tolerance = probabilitySumTolerance(K);
   for (let r = 0; r < rows; r++) {
@@ -306,7 +299,7 @@ export function checkProbabilities(a: Float64Array, K: number): ProbabilityProbl
  * Checks that every row of a is the log of a probability vector (a log_softmax output): entries <= 0 and
  * sum exp(a) within probabilitySumTolerance(K) of 1. Returns the first problem, or undefined.
  */
-export function checkLogProbabilities(a: Float64Array, K: number): ProbabilityProblem | undefined {
+export function checkLogProbabilities(a: Float64Array, K: number): RowProblem | undefined {
   const rows = rowCount(a.length, K);
   const tolerance = probabilitySumTolerance(K);
   for (let r = 0; r < rows; r++) {

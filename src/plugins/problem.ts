@@ -25,14 +25,6 @@ import {
 } from '../errors.js';
 import { tensorMediaType } from '../serialize/reply.js';
 
-/**
- * Transition names for the helpers working in parallel: HttpProblem is ServiceError, invalid() is
- * InvalidRequestError. New code uses src/errors.ts.
- */
-export { ServiceError as HttpProblem, type ValidationIssue };
-export const invalid = (errors: readonly ValidationIssue[], detail?: string): ServiceError =>
-  new InvalidRequestError(errors, detail);
-
 const nonFiniteMessage =
   'must be a finite number: float64 reaches ±1.7976931348623157e308, and a literal beyond it (such as 1e400) overflows to Infinity';
 

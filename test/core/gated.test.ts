@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gatedFamily, silu } from '../../src/core/activations/gated.js';
-import { findActivation } from '../../src/core/activations/index.js';
+import { defaultParams, findActivation } from '../../src/core/activations/index.js';
 
 describe('gated activations (gelu, gelu_tanh, silu, mish)', () => {
   it('swish is an alias of silu', () => {
@@ -26,13 +26,13 @@ describe('gated activations (gelu, gelu_tanh, silu, mish)', () => {
       -0,
     ];
     for (const z of extremes) {
-      expect(Number.isFinite(entry.forward(z, {})), `g(${z})`).toBe(true);
-      expect(Number.isFinite(entry.derivative(z, {})), `g'(${z})`).toBe(true);
+      expect(Number.isFinite(entry.forward(z, defaultParams(entry))), `g(${z})`).toBe(true);
+      expect(Number.isFinite(entry.derivative(z, defaultParams(entry))), `g'(${z})`).toBe(true);
     }
     fc.assert(
       fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (z) => {
-        expect(Number.isFinite(entry.forward(z, {}))).toBe(true);
-        expect(Number.isFinite(entry.derivative(z, {}))).toBe(true);
+        expect(Number.isFinite(entry.forward(z, defaultParams(entry)))).toBe(true);
+        expect(Number.isFinite(entry.derivative(z, defaultParams(entry)))).toBe(true);
       }),
     );
   });
@@ -43,8 +43,10 @@ describe('gated activations (gelu, gelu_tanh, silu, mish)', () => {
       fc.assert(
         fc.property(fc.double({ min: -8, max: 8, noNaN: true }), (z) => {
           const h = 1e-5;
-          const slope = (entry.forward(z + h, {}) - entry.forward(z - h, {})) / (2 * h);
-          expect(Math.abs(entry.derivative(z, {}) - slope)).toBeLessThan(1e-8);
+          const slope =
+            (entry.forward(z + h, defaultParams(entry)) - entry.forward(z - h, defaultParams(entry))) /
+            (2 * h);
+          expect(Math.abs(entry.derivative(z, defaultParams(entry)) - slope)).toBeLessThan(1e-8);
         }),
       );
     },
