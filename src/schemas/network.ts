@@ -26,7 +26,8 @@ export const LayerSpec = Type.Object(
   { additionalProperties: false, description: 'One dense layer: z_l = h_(l-1) W_l + b_l, h_l = g_l(z_l).' },
 );
 
-const seedTwoLayerExample = {
+/** The seed's case one layer deeper: the request example of the network and check routes. */
+export const seedTwoLayerExample = {
   x: [0.5, -1],
   layers: [
     {

@@ -6,26 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { tensorMediaType } from '../../src/serialize/reply.js';
 import { buildTestApp, expectProblem, post } from '../support/app.js';
-import { decode, encode } from '../support/binary.js';
+import { decode, encode, sendBinary as send } from '../support/binary.js';
 
 let app: App;
 beforeAll(async () => {
   app = await buildTestApp();
 });
 afterAll(() => app.close());
-
-function sendBinary(url: string, request: { body: Buffer; headerLength: number }, accept?: string) {
-  return app.inject({
-    method: 'POST',
-    url,
-    headers: {
-      'content-type': tensorMediaType,
-      'inference-header-content-length': String(request.headerLength),
-      ...(accept ? { accept } : {}),
-    },
-    payload: request.body,
-  });
-}
 
 const z = Float64Array.from({ length: 12 }, (_, i) => Math.sin(i * 7.1) * 5);
 
@@ -35,7 +22,7 @@ describe('binary tensors on /v1', () => {
     const json = (
       await post(app, url, { z: [Array.from(z.subarray(0, 6)), Array.from(z.subarray(6))] })
     ).json();
-    const res = await sendBinary(url, encode({}, [{ name: 'z', data: z, shape: [2, 6] }], 3));
+    const res = await send(app, url, encode({}, [{ name: 'z', data: z, shape: [2, 6] }], 3));
     expect(res.statusCode, res.body).toBe(200);
     expect(res.headers['content-type']).toBe(tensorMediaType);
     expect(res.headers.vary).toMatch(/accept/i);
@@ -49,7 +36,7 @@ describe('binary tensors on /v1', () => {
   it('Accept picks the reply form, whatever the request form', async () => {
     const url = '/v1/activations/tanh/derivative';
     const binary = encode({}, [{ name: 'z', data: z, shape: [12] }]);
-    const asJson = await sendBinary(url, binary, 'application/json');
+    const asJson = await send(app, url, binary, 'application/json');
     expect(asJson.headers['content-type']).toMatch(/^application\/json/);
     const expected = (await post(app, url, { z: Array.from(z) })).json();
     expect(asJson.json()).toEqual(expected);
@@ -83,7 +70,7 @@ describe('binary tensors on /v1', () => {
       { name: 'bias', data: Float64Array.of(0, 0.1), shape: [2] },
       { name: 'targets', data: Float64Array.of(1, 0), shape: [2] },
     ]);
-    const res = await sendBinary(url, request);
+    const res = await send(app, url, request);
     expect(res.statusCode, res.body).toBe(200);
     const { header, outputs } = decode(
       res.rawPayload,
@@ -110,17 +97,17 @@ describe('binary tensors on /v1', () => {
     const url = '/v1/activations/relu/forward';
     const good = encode({}, [{ name: 'z', data: z, shape: [12] }]);
     // Sizes that disagree with the shape.
-    expectProblem(await sendBinary(url, encode({}, [{ name: 'z', data: z, shape: [11] }])), 400);
+    expectProblem(await send(app, url, encode({}, [{ name: 'z', data: z, shape: [11] }])), 400);
     // A header length beyond the body.
-    expectProblem(await sendBinary(url, { body: good.body, headerLength: good.body.length + 1 }), 400);
+    expectProblem(await send(app, url, { body: good.body, headerLength: good.body.length + 1 }), 400);
     // A tensor field the route does not have, and a field of the JSON body that is unknown.
-    expectProblem(await sendBinary(url, encode({}, [{ name: 'q', data: z, shape: [12] }])), 400);
-    expectProblem(await sendBinary(url, encode({ zz: 1 }, [{ name: 'z', data: z, shape: [12] }])), 400);
+    expectProblem(await send(app, url, encode({}, [{ name: 'q', data: z, shape: [12] }])), 400);
+    expectProblem(await send(app, url, encode({ zz: 1 }, [{ name: 'z', data: z, shape: [12] }])), 400);
     // NaN has no place in a tensor.
     const nan = encode({}, [{ name: 'z', data: Float64Array.of(1, Number.NaN), shape: [2] }]);
-    expectProblem(await sendBinary(url, nan), 400);
+    expectProblem(await send(app, url, nan), 400);
     // Three dimensions.
-    expectProblem(await sendBinary(url, encode({}, [{ name: 'z', data: z, shape: [2, 2, 3] }])), 400);
+    expectProblem(await send(app, url, encode({}, [{ name: 'z', data: z, shape: [2, 2, 3] }])), 400);
   });
 
   it('MAX_ELEMENTS holds for binary tensors', async () => {

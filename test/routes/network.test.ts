@@ -2,9 +2,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
+// The seed's case one layer deeper: the routes' documented request example.
+import { seedTwoLayerExample as seedTwoLayer } from '../../src/schemas/network.js';
 import { tensorMediaType } from '../../src/serialize/reply.js';
 import { buildTestApp, errorPaths, expectProblem, post } from '../support/app.js';
-import { decode, encode, type Input } from '../support/binary.js';
+import { decode, encode, type Input, sendBinary as send } from '../support/binary.js';
 import { flat, maxNormDeviation } from '../support/compare.js';
 import { loadGolden } from '../support/golden.js';
 import { goldenNetworks, quantities, runNetwork } from '../support/network.js';
@@ -25,29 +27,6 @@ afterAll(async () => {
 });
 
 const cases = goldenNetworks();
-
-const seedTwoLayer = {
-  x: [0.5, -1],
-  layers: [
-    {
-      weights: [
-        [0.1, -0.2, 0.3],
-        [0.4, 0.5, -0.6],
-      ],
-      bias: [0, 0.1, -0.1],
-      activation: 'sigmoid',
-    },
-    {
-      weights: [
-        [0.7, -0.8],
-        [0.9, 0.1],
-        [-0.2, 0.3],
-      ],
-      activation: 'sigmoid',
-    },
-  ],
-  targets: [1, 0],
-};
 
 const batch = {
   x: [
@@ -264,18 +243,6 @@ describe('binary tensors on the network route', () => {
     { name: 'layers.1.bias', data: Float64Array.of(0.2), shape: [1] },
   ];
   const header = { layers: batch.layers.map(({ activation }) => ({ activation })) };
-  const send = (target: App, url: string, request: { body: Buffer; headerLength: number }, accept?: string) =>
-    target.inject({
-      method: 'POST',
-      url,
-      headers: {
-        'content-type': tensorMediaType,
-        'inference-header-content-length': String(request.headerLength),
-        ...(accept ? { accept } : {}),
-      },
-      payload: request.body,
-    });
-
   it('takes each weight matrix as a named tensor and replies with per-layer named outputs', async () => {
     const json = (await post(app, '/v1/gradients/network', batch)).json();
     const res = await send(app, '/v1/gradients/network', encode(header, inputs));

@@ -1,5 +1,7 @@
 /** Binary tensor bodies for route tests: encode a request (JSON header + bytes), decode a reply. */
 import { expect } from 'vitest';
+import type { App } from '../../src/app.js';
+import { tensorMediaType } from '../../src/serialize/reply.js';
 
 export interface Input {
   name: string;
@@ -42,4 +44,23 @@ export function decode(body: Buffer, headerLength: number) {
   }
   expect(offset).toBe(body.length);
   return { header, outputs };
+}
+
+/** Posts an encoded binary request (with Accept when given) through app.inject. */
+export function sendBinary(
+  app: App,
+  url: string,
+  request: { body: Buffer; headerLength: number },
+  accept?: string,
+) {
+  return app.inject({
+    method: 'POST',
+    url,
+    headers: {
+      'content-type': tensorMediaType,
+      'inference-header-content-length': String(request.headerLength),
+      ...(accept ? { accept } : {}),
+    },
+    payload: request.body,
+  });
 }
