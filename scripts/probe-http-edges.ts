@@ -58,6 +58,11 @@ async function edges(): Promise<void> {
     ),
   );
   line('request line not HTTP', await raw('HELLO\r\n\r\n'));
+  line('CONNECT', await raw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'));
+  const post = (path: string, headers: string, body: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${headers}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+  line('Expect: teapot', await raw(post('/v1/activations/relu/forward', 'Expect: teapot\r\n', '{"z":[1]}')));
+  line('empty JSON body, PUT /v2/nope', await raw(post('/v2/nope', '', '').replace('POST', 'PUT')));
   const slowBody = (path: string) =>
     `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"z":`;
   line('body stops (408) /v1', await raw(slowBody('/v1/activations/relu/forward'), 60_000));
