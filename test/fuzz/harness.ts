@@ -1,0 +1,152 @@
+/**
+ * The fuzz suite's server and client: the real app (buildApp) listening on 127.0.0.1, a worker pool with a
+ * tiny offload threshold so that bodies of a few hundred bytes already go through it, and an undici Pool of
+ * keep-alive connections, as a real client holds them. Every wait is bounded: a request that gets no answer
+ * within `answerTimeoutMs` is a failure (a hang), not a stuck test.
+ */
+import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Pool } from 'undici';
+import { type App, buildApp } from '../../src/app.js';
+import { type AppConfig, defaultConfig } from '../../src/config.js';
+
+/** The fuzz suite's run count and seed: fixed for CI; FUZZ_RUNS / FUZZ_SEED to go bigger or elsewhere locally. */
+export function fuzzSettings(ciRuns: number): { numRuns: number; seed: number } {
+  const scale = Number(process.env.FUZZ_RUNS ?? '');
+  const seed = Number(process.env.FUZZ_SEED ?? '');
+  return {
+    // FUZZ_RUNS multiplies every property's CI count (FUZZ_RUNS=20: twenty times as many runs).
+    numRuns: Number.isFinite(scale) && scale > 0 ? Math.ceil(ciRuns * scale) : ciRuns,
+    seed: Number.isSafeInteger(seed) && process.env.FUZZ_SEED ? seed : 20261129,
+  };
+}
+
+/** Bodies of at least threshold x 8 bytes are parsed in the pool: 64 elements -> 512 bytes. */
+export const offloadThreshold = 64;
+
+/**
+ * Limits small enough that a fuzzed body reaches them cheaply (413 for the body and the element count), and
+ * no load shedding: a 503 from the overload guard would blame the request after the one that blocked.
+ */
+export const fuzzConfig: AppConfig = {
+  ...defaultConfig,
+  logLevel: 'silent',
+  bodyLimit: 4 * 1024 * 1024,
+  maxElements: 200_000,
+  maxEventLoopDelayMs: 0,
+  maxHeapUsedBytes: 0,
+};
+
+/** How long any one answer may take before it counts as a hang. */
+export const answerTimeoutMs = 15_000;
+
+export interface FuzzServer {
+  app: App;
+  origin: string;
+  port: number;
+  client: Pool;
+  close(): Promise<void>;
+}
+
+export async function startFuzzServer(overrides: Partial<AppConfig> = {}): Promise<FuzzServer> {
+  const app = await buildApp(
+    { ...fuzzConfig, ...overrides },
+    { logger: false, offload: { threshold: offloadThreshold, threads: 2 } },
+  );
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  const client = new Pool(origin, {
+    connections: 4,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: answerTimeoutMs,
+    bodyTimeout: answerTimeoutMs,
+  });
+  return {
+    app,
+    origin,
+    port,
+    client,
+    close: async () => {
+      await client.close().catch(() => client.destroy());
+      await app.close();
+    },
+  };
+}
+
+/** One request as the fuzz suite sends it; `describe` is what a failure report shows instead of the bytes. */
+export interface FuzzRequest {
+  method: string;
+  path: string;
+  /** Header pairs, repeats allowed (undici sends each). */
+  headers: [string, string][];
+  body?: string | Buffer;
+}
+
+export interface FuzzResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** At most `keptBytes` of the body (the rest is counted, not kept). */
+  body: Buffer;
+  bodyBytes: number;
+}
+
+const keptBytes = 1 << 20;
+
+export async function send(server: FuzzServer, request: FuzzRequest): Promise<FuzzResponse> {
+  const res = await server.client.request({
+    method: request.method,
+    path: request.path,
+    headers: request.headers.flat(),
+    body: request.body,
+  });
+  const chunks: Buffer[] = [];
+  let bodyBytes = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    if (bodyBytes < keptBytes) chunks.push(chunk);
+    bodyBytes += chunk.length;
+  }
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    body: Buffer.concat(chunks).subarray(0, keptBytes),
+    bodyBytes,
+  };
+}
+
+/** A short, printable account of a request for failure messages: method, path, headers, body head and size. */
+export function describeRequest(request: FuzzRequest): string {
+  const body = request.body;
+  const size = body === undefined ? 0 : Buffer.byteLength(body);
+  const text = body === undefined ? '' : Buffer.from(body).toString('latin1');
+  const head = text.length > 300 ? `${text.slice(0, 240)} ... ${text.slice(-60)}` : text;
+  const path =
+    request.path.length > 200
+      ? `${request.path.slice(0, 200)}... (${request.path.length} chars)`
+      : request.path;
+  const headers = request.headers.map(([k, v]) => `${k}: ${v.length > 80 ? `${v.slice(0, 80)}...` : v}`);
+  return `${request.method} ${path} [${headers.join('; ')}] body ${size} bytes ${JSON.stringify(head)}`;
+}
+
+/** V8's gc(), exposed at run time (vitest does not pass --expose-gc); undefined if V8 refuses. */
+export function forcedGc(): (() => void) | undefined {
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Heap in use plus off-heap buffers (request bodies live there) after a full collection. */
+export async function retainedBytes(): Promise<number> {
+  const gc = forcedGc();
+  for (let i = 0; i < 3; i++) {
+    gc?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const usage = process.memoryUsage();
+  return gc ? usage.heapUsed + usage.external : usage.rss;
+}
