@@ -7,6 +7,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
@@ -31,6 +32,32 @@ interface ConnectionDrain {
 
 const drains = new WeakMap<Server, ConnectionDrain>();
 
+/** Longest a drained connection waits for its client to close after the last response; then it is destroyed. */
+const clientCloseGraceMs = 5_000;
+
+/**
+ * Node closes the socket of a Connection: close response (destroySoon) as soon as the response is handed to
+ * the kernel, and the drain then lets the process exit. In a container that loses the end of a large response
+ * still in flight: the network namespace goes with the process (seen in scripts/container-test.sh). So end
+ * our side only (FIN after the data), and keep the socket, and the process, until the client has read the
+ * response and closed its side, within clientCloseGraceMs.
+ */
+function closeWhenClientHasRead(socket: Socket | null): void {
+  if (!socket) return;
+  socket.destroySoon = () => {
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), clientCloseGraceMs);
+    socket.once('close', () => clearTimeout(timer));
+  };
+}
+
+/** This response ends its connection: Connection: close, and the socket kept until the client has read it. */
+function lastOnItsConnection(response: ServerResponse): void {
+  if (response.headersSent) return;
+  response.setHeader('connection', 'close');
+  closeWhenClientHasRead(response.socket);
+}
+
 /**
  * Keeps the responses under way on `server` (each until it ends), so that a drain reaches those already
  * started: call before listening. Keep-alive connections are what a drain must end itself: node's
@@ -42,7 +69,7 @@ export function trackResponses(server: Server): void {
   drains.set(server, drain);
   server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
     // Fastify's own listener ran first: a request arriving while draining may be answered already (its 503).
-    if (drain.draining && !response.headersSent) response.setHeader('connection', 'close');
+    if (drain.draining) lastOnItsConnection(response);
     drain.underWay.add(response);
     response.once('close', () => {
       drain.underWay.delete(response);
@@ -61,8 +88,7 @@ function closeConnectionsAfterResponses(server: Server): void {
   const drain = drains.get(server);
   if (drain) {
     drain.draining = true;
-    for (const response of drain.underWay)
-      if (!response.headersSent) response.setHeader('connection', 'close');
+    for (const response of drain.underWay) lastOnItsConnection(response);
   }
   server.closeIdleConnections();
 }
