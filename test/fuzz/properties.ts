@@ -4,10 +4,10 @@
  * - an error has its surface's shape: problem+json (type, title, status equal to the HTTP status, detail)
  *   outside /v2, `{ "error": string }` as application/json under /v2;
  * - an error body is under 16 KB (a long list of errors is capped, not echoed);
- * - a 2xx never carries a non-finite number or a null in JSON, nor NaN / Infinity in an SVG.
+ * - a 2xx from /v1 or /v2 never carries a non-finite number or a null in JSON, nor NaN / Infinity in an SVG.
  * `violations` returns what is wrong (empty when nothing is), so one report can name every broken property.
  */
-import { isV2Path } from './routes.js';
+import { surfaceOf } from './routes.js';
 
 export const maxErrorBodyBytes = 16 * 1024;
 
@@ -54,7 +54,9 @@ export function violations(method: string, path: string, answer: Answer): string
     if (/json/.test(contentType)) {
       const parsed = parseJson(answer.body);
       if (!parsed.ok) out.push(`a ${status} whose JSON body does not parse: ${text()}`);
-      else {
+      // Computed replies (/v1, /v2) never carry null or a non-finite number; documents (the OpenAPI
+      // document's examples) may hold a null.
+      else if (/^\/(?:v1|v2)(?:[/?#]|$)/.test(path)) {
         const bad = badNumber(parsed.value);
         if (bad) out.push(`a ${status} with a non-number in its JSON: ${bad}`);
       }
@@ -70,20 +72,37 @@ export function violations(method: string, path: string, answer: Answer): string
   // A body too large to keep whole is already a violation above; its shape cannot be judged.
   if (method === 'HEAD' || answer.body.length < answer.bodyBytes) return out;
   const parsed = parseJson(answer.body);
-  if (isV2Path(path)) {
-    if (!/^application\/json\b/.test(contentType))
-      out.push(
-        `a /v2 ${status} with Content-Type ${JSON.stringify(contentType)}, not application/json: ${text()}`,
-      );
-    if (!parsed.ok) out.push(`a /v2 ${status} whose body is not JSON: ${text()}`);
-    else {
-      const body = parsed.value as Record<string, unknown>;
-      const keys = body && typeof body === 'object' ? Object.keys(body) : [];
-      if (keys.length !== 1 || keys[0] !== 'error' || typeof body.error !== 'string' || body.error === '')
-        out.push(`a /v2 ${status} whose body is not { "error": string }: ${text()}`);
-    }
-    return out;
+  const surface = surfaceOf(path);
+  const v2 = v2Shape(status, contentType, parsed, text);
+  const problem = problemShape(status, contentType, parsed, text);
+  if (surface === 'v2') out.push(...v2);
+  else if (surface === 'other') out.push(...problem);
+  else if (v2.length && problem.length) out.push(`neither error shape: ${v2[0]}`);
+  return out;
+}
+
+type Parsed = { ok: true; value: unknown } | { ok: false };
+
+/** What keeps an error from being the Open Inference Protocol's `{ "error": string }` as application/json. */
+function v2Shape(status: number, contentType: string, parsed: Parsed, text: () => string): string[] {
+  const out: string[] = [];
+  if (!/^application\/json\b/.test(contentType))
+    out.push(
+      `a /v2 ${status} with Content-Type ${JSON.stringify(contentType)}, not application/json: ${text()}`,
+    );
+  if (!parsed.ok) out.push(`a /v2 ${status} whose body is not JSON: ${text()}`);
+  else {
+    const body = parsed.value as Record<string, unknown>;
+    const keys = body && typeof body === 'object' ? Object.keys(body) : [];
+    if (keys.length !== 1 || keys[0] !== 'error' || typeof body.error !== 'string' || body.error === '')
+      out.push(`a /v2 ${status} whose body is not { "error": string }: ${text()}`);
   }
+  return out;
+}
+
+/** What keeps an error from being RFC 9457 problem+json with type, title, detail and the HTTP status. */
+function problemShape(status: number, contentType: string, parsed: Parsed, text: () => string): string[] {
+  const out: string[] = [];
   if (!/^application\/problem\+json\b/.test(contentType))
     out.push(
       `a ${status} with Content-Type ${JSON.stringify(contentType)}, not application/problem+json: ${text()}`,

@@ -31,16 +31,21 @@ export interface Route {
 }
 
 /**
- * /v2 and below speak the Open Inference Protocol's `{ error }`; everything else problem+json. The router
- * decodes percent-encoded unreserved characters (/%762 is /v2), so this does too.
+ * Which error shape a path gets: `{ error }` under /v2, problem+json elsewhere. A /v2 prefix spelled with
+ * percent-encoded letters (/%762/...) is either: the router decodes it when a route matches (the /v2 handler
+ * answers), but an unmatched one reaches the root's not-found handler.
  */
-export function isV2Path(path: string): boolean {
+export function surfaceOf(path: string): 'v2' | 'other' | 'either' {
+  const v2 = (p: string) => /^\/v2(?:[/?#]|$)/.test(p);
+  if (v2(path)) return 'v2';
   const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (encoded, hex: string) => {
     const char = String.fromCharCode(Number.parseInt(hex, 16));
     return /[A-Za-z0-9._~-]/.test(char) ? char : encoded;
   });
-  return /^\/v2(?:[/?#]|$)/.test(decoded);
+  return v2(decoded) ? 'either' : 'other';
 }
+
+export const isV2Path = (path: string): boolean => surfaceOf(path) === 'v2';
 
 type Schema = Record<string, unknown>;
 
