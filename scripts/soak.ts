@@ -373,7 +373,9 @@ async function fire(request: Outgoing, due: number): Promise<void> {
   try {
     let answer: Parameters<typeof violations>[2];
     if (request.raw) {
-      const { raw, closed } = await exchange(Number(port), request.raw, answerTimeoutMs, hostname);
+      // Twice the answer timeout: a request whose body never comes gets its 408 only after REQUEST_TIMEOUT_MS
+      // (30 s by default) and the server's next sweep of its connections.
+      const { raw, closed } = await exchange(Number(port), request.raw, 2 * answerTimeoutMs, hostname);
       const parsed = parseResponse(raw);
       if (!parsed) {
         transportErrors++;

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Answer, maxErrorBodyBytes, refusedMediaType, violations } from './properties.js';
+import { parseResponse } from './raw-client.js';
 import { surfaceOf } from './routes.js';
 import { fuzzSession } from './suite.js';
 
@@ -86,6 +87,12 @@ describe('the fuzz properties', () => {
     expect(violations('GET', '/%762/x', answer(404, 'application/problem+json', problem(404)))).toEqual([]);
     expect(violations('GET', '/%762/x', answer(404, 'application/json', '{"error":"x"}'))).toEqual([]);
     expect(violations('GET', '/%762/x', answer(404, 'text/plain', 'x'))).toHaveLength(1);
+  });
+
+  it('read the final response after an interim 100 Continue on a raw socket', () => {
+    const raw = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}';
+    expect(parseResponse(Buffer.from(raw))).toMatchObject({ status: 400, complete: true });
+    expect(parseResponse(Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'))).toBeUndefined();
   });
 
   it('fail a session that keeps 100 MB of request-sized buffers alive (the heap bound)', async () => {

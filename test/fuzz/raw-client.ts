@@ -40,6 +40,8 @@ export function parseResponse(raw: Buffer): (Answer & { complete: boolean }) | u
   if (end < 0) return undefined;
   const [statusLine, ...lines] = raw.toString('latin1', 0, end).split('\r\n');
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? Number.NaN);
+  // An interim answer (100 Continue to an Expect) has no body: the final response follows it.
+  if (status >= 100 && status < 200 && status !== 101) return parseResponse(raw.subarray(end + 4));
   const headers: Record<string, string> = {};
   for (const line of lines) {
     const colon = line.indexOf(':');
