@@ -23,6 +23,9 @@ export function timeoutOptions(config: AppConfig): {
     http: {
       requestTimeout: config.requestTimeoutMs,
       headersTimeout: config.headersTimeoutMs,
+      // Node refuses an HTTP/1.1 request without Host by itself, with an empty 400; client-errors.ts refuses
+      // it instead, in the surface's shape (problem+json, { error } under /v2).
+      requireHostHeader: false,
       // Node enforces the two timeouts by sweeping its connections every 30 s by default, so a 1 s timeout
       // could take 31 s to apply: sweep at a quarter of the shorter one (at least every 100 ms, at most 30 s).
       connectionsCheckingInterval: Math.min(

@@ -132,10 +132,20 @@ const servedMethods = 'GET, HEAD, POST';
 
 /**
  * Requests node answers before Fastify sees them, in the same shapes: CONNECT (node would close the socket
- * without a word: this is no proxy, so 405) and an Expect header other than 100-continue (node's 417 has no
- * body).
+ * without a word: this is no proxy, so 405), an Expect header other than 100-continue (node's 417 has no
+ * body) and an HTTP/1.1 request without Host (node's 400 has none either).
  */
 export function answerNodeLevelRequests(app: FastifyInstance): void {
+  // HTTP/1.1 requires a Host header (RFC 9112, 3.2). Node's own check is off (http-options.ts): its 400 has
+  // no body. Callback style: this runs on every request.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      reply.header(requestIdHeader, request.id);
+      done(new ServiceError(400, 'malformed-request', 'An HTTP/1.1 request needs a Host header.'));
+      return;
+    }
+    done();
+  });
   app.server.on('connect', (_request: IncomingMessage, socket: Socket) => {
     socket.on('error', () => {});
     const requestId = randomUUID();

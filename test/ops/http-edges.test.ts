@@ -216,6 +216,24 @@ describe('requests node answers before Fastify', () => {
     );
     await stillAnswers();
   });
+  it('HTTP/1.1 without a Host header: 400 problem (node sends an empty 400); { error } under /v2', async () => {
+    const problem = expectRawProblem(
+      await exchange(port, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'),
+      400,
+      'malformed-request',
+    );
+    expect(problem.detail).toContain('Host');
+    expect(
+      expectRawV2Error(
+        await exchange(port, 'GET /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n'),
+        400,
+      ),
+    ).toContain('Host');
+    // HTTP/1.0 has no Host requirement.
+    const [old] = await exchange(port, 'GET /healthz HTTP/1.0\r\n\r\n');
+    expect(old.status).toBe(200);
+    await stillAnswers();
+  });
 });
 
 describe('the request timeout', () => {
