@@ -41,7 +41,7 @@ export type JsonLimit = Exclude<keyof typeof jsonLimits, 'maxRank'>;
 
 /** The limits in words, for error messages and documentation: "nesting depth 32", ... */
 export const jsonLimitNames: Readonly<Record<keyof typeof jsonLimits, string>> = {
-  maxDepth: 'nesting depth (arrays and objects inside each other)',
+  maxDepth: 'nesting depth of arrays and objects',
   maxContainers: 'arrays and objects in the whole body',
   maxKeysPerObject: 'keys in one object',
   maxKeys: 'keys in the whole body',
