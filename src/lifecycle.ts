@@ -71,11 +71,17 @@ export function trackResponses(server: Server): void {
     // Fastify's own listener ran first: a request arriving while draining may be answered already (its 503).
     if (drain.draining) lastOnItsConnection(response);
     drain.underWay.add(response);
+    const socket = response.socket;
     response.once('close', () => {
       drain.underWay.delete(response);
       // A response that could not carry Connection: close (its head was out before the drain) leaves an idle
-      // connection behind: close it now rather than when SHUTDOWN_TIMEOUT_MS runs out.
-      if (drain.draining) server.closeIdleConnections();
+      // connection behind: end it now rather than when SHUTDOWN_TIMEOUT_MS runs out. Only this one, and
+      // gracefully: server.closeIdleConnections() here destroyed the sockets of other responses that had
+      // just finished but were still flushing, cutting large responses short (seen in the container test).
+      if (drain.draining && socket && !socket.destroyed && response.getHeader('connection') !== 'close') {
+        closeWhenClientHasRead(socket);
+        socket.destroySoon();
+      }
     });
   });
 }
