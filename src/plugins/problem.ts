@@ -170,7 +170,7 @@ export function jsonProblem(error: JsonParseError): ServiceError {
 
 /** The media types a route reads: its content-type parsers (the /v2 plugin has its own). */
 const acceptedMediaTypes = (request: FastifyRequest): string[] =>
-  request.url.startsWith('/v2/')
+  isV2Path(pathOf(request.url))
     ? ['application/json', 'application/octet-stream']
     : ['application/json', `${tensorMediaType} (binary tensors)`];
 
@@ -240,8 +240,18 @@ export function logError(request: FastifyRequest, error: unknown, classified: Se
 /** The /v2 surface (Open Inference Protocol) answers errors as `{ error }`; every other path as problem+json. */
 export const isV2Path = (path: string): boolean => path === '/v2' || path.startsWith('/v2/');
 
-/** The path of a request URL, without its query. */
-export const pathOf = (url: string): string => url.split('?')[0];
+// An absolute-form target (RFC 9112, 3.2.2: `GET http://host/v2/models HTTP/1.1`, what a client sends to a proxy)
+// is routed by its path (find-my-way drops an http or https scheme and the authority), so its errors take that
+// path's surface too.
+const absoluteFormPrefix = /^https?:\/\/[^/?#]+/i;
+
+/** The path of a request target, without its query; of an absolute-form target, the path after the authority. */
+export const pathOf = (url: string): string => {
+  const path = url.split('?')[0];
+  if (path.charCodeAt(0) === 0x2f) return path; // '/': origin-form, every ordinary request
+  const prefix = absoluteFormPrefix.exec(path);
+  return prefix === null ? path : path.slice(prefix[0].length) || '/';
+};
 
 // A path echoed in an error can be 16 KiB long (all that node reads of a request head): echo its start only,
 // so that every error body stays small.

@@ -180,6 +180,47 @@ describe('malformed HTTP, answered on the raw socket', () => {
     expect(problem.instance).toBe(`urn:uuid:${problem.requestId}`);
   });
 
+  it('an absolute-form target (http://host/path) is on its path surface, wherever the error is decided', async () => {
+    const absolute = (method: string, target: string, newline = '\r\n', extra = '') =>
+      [
+        `${method} ${target} HTTP/1.1`,
+        'Host: localhost',
+        ...(extra ? [extra] : []),
+        'Connection: close',
+        '',
+        '',
+      ].join(newline);
+    // Bare LF line endings: node's parser refuses the request on the raw socket.
+    expect(
+      expectRawV2Error(await exchange(port, absolute('POST', 'http://localhost/v2/models/nope', '\n')), 400),
+    ).toContain('HTTP/1.1');
+    expectRawProblem(
+      await exchange(port, absolute('POST', 'http://localhost/v1/activations/relu/forward', '\n')),
+      400,
+      'malformed-request',
+    );
+    // No route, a method the path does not allow, bad percent-encoding, no Host: decided before any /v2 route.
+    expect(
+      expectRawV2Error(await exchange(port, absolute('GET', 'http://localhost/v2/nope')), 404),
+    ).toContain('/v2/nope');
+    expectRawV2Error(await exchange(port, absolute('DELETE', 'HTTPS://LOCALHOST:8080/v2/health/live?x=1')), 405);
+    expectRawV2Error(await exchange(port, absolute('GET', 'http://localhost/v2/%zz')), 400);
+    expectRawV2Error(
+      await exchange(port, 'GET http://localhost/v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n'),
+      400,
+    );
+    // Outside /v2 the problem names the path, not the whole target.
+    const problem = expectRawProblem(
+      await exchange(port, absolute('GET', 'http://localhost/v1/nope?q=1')),
+      404,
+      'not-found',
+    );
+    expect(problem.instance).toBe('/v1/nope');
+    const [health] = await exchange(port, absolute('GET', 'http://localhost/healthz'));
+    expect(health.status).toBe(200);
+    await stillAnswers();
+  });
+
   it('a bare LF or a NUL in a header: 400 problem, the server unharmed', async () => {
     expectRawProblem(
       await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: test\r\nX-A: \0\r\n\r\n'),
