@@ -41,7 +41,9 @@ function requestLineOf(packet: Buffer | undefined): { target: string; complete: 
   if (!packet) return undefined;
   // Enough to see a long target's start and whether the line ends; latin1 maps bytes 1:1.
   const head = packet.toString('latin1', 0, Math.min(packet.length, maxHeaderSize + 64));
-  const match = /^[A-Z]+ (\S*)( HTTP\/\d\.\d\r?\n)?/.exec(head);
+  // Any method token (RFC 9110, 9.1), not only those llhttp knows: `get /v2/models` is refused for its method,
+  // but its path, and so its surface, is known.
+  const match = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ (\S*)( HTTP\/\d\.\d\r?\n)?/.exec(head);
   if (!match) return undefined;
   return { target: match[1], complete: match[2] !== undefined };
 }

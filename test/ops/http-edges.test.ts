@@ -180,6 +180,13 @@ describe('malformed HTTP, answered on the raw socket', () => {
     expect(problem.instance).toBe(`urn:uuid:${problem.requestId}`);
   });
 
+  it('a method node does not know (a lowercase get): 400 in the shape of the surface its path names', async () => {
+    const lowercase = (path: string) => `get ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n`;
+    expect(expectRawV2Error(await exchange(port, lowercase('/v2/health/live')), 400)).toContain('method');
+    const problem = expectRawProblem(await exchange(port, lowercase('/healthz')), 400, 'malformed-request');
+    expect(problem.instance).toBe('/healthz');
+  });
+
   it('an absolute-form target (http://host/path) is on its path surface, wherever the error is decided', async () => {
     const absolute = (method: string, target: string, newline = '\r\n', extra = '') =>
       [
@@ -203,7 +210,10 @@ describe('malformed HTTP, answered on the raw socket', () => {
     expect(
       expectRawV2Error(await exchange(port, absolute('GET', 'http://localhost/v2/nope')), 404),
     ).toContain('/v2/nope');
-    expectRawV2Error(await exchange(port, absolute('DELETE', 'HTTPS://LOCALHOST:8080/v2/health/live?x=1')), 405);
+    expectRawV2Error(
+      await exchange(port, absolute('DELETE', 'HTTPS://LOCALHOST:8080/v2/health/live?x=1')),
+      405,
+    );
     expectRawV2Error(await exchange(port, absolute('GET', 'http://localhost/v2/%zz')), 400);
     expectRawV2Error(
       await exchange(port, 'GET http://localhost/v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n'),
