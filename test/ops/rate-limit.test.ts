@@ -71,6 +71,21 @@ describe('failed logins count against RATE_LIMIT', () => {
     expect((await forward(app, { authorization: `Bearer ${key1}` })).statusCode).toBe(200);
   });
 
+  it('on /metrics with METRICS_AUTH too, in the same count; a scrape with a valid key is never limited', async () => {
+    app = await buildTestApp({ rateLimit: 2, apiKeys: [key1], metricsAuth: true });
+    const scrape = (a: App, headers: Record<string, string> = {}) =>
+      a.inject({ method: 'GET', url: '/metrics', headers });
+    const wrong = { authorization: 'Bearer wrong-key-0123456789' };
+    for (let i = 0; i < 2; i++) expectProblem(await scrape(app, wrong), 401, 'unauthorized');
+    const limited = await scrape(app, wrong);
+    expectProblem(limited, 429, 'rate-limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // The address's budget is spent on compute routes as well: /metrics is no second allowance for guesses.
+    expectProblem(await forward(app, wrong), 429, 'rate-limited');
+    for (let i = 0; i < 4; i++)
+      expect((await scrape(app, { authorization: `Bearer ${key1}` })).statusCode).toBe(200);
+  });
+
   it('a failed attempt uses up the address budget that requests without keys share', async () => {
     app = await buildTestApp({ rateLimit: 3, apiKeys: [key1] });
     expectProblem(await forward(app), 401, 'unauthorized');
