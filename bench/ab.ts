@@ -7,7 +7,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { derivativeCase, forwardCase, jacobianCase } from './bodies.js';
-import { cannon, median } from './http.js';
+import { addCounts, cannon, failuresCell, median } from './http.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const flag = (name: string, fallback: number) =>
@@ -55,6 +55,7 @@ const rows = loads.map(() => ({
   user: [] as number[],
   sys: [] as number[],
   failures: 0,
+  failed: {} as Record<string, number>,
 }));
 for (let round = 0; round < flag('rounds', 5); round++)
   for (const [i, load] of loads.entries()) {
@@ -66,6 +67,7 @@ for (let round = 0; round < flag('rounds', 5); round++)
     rows[i].user.push((after.user - before.user) / stats.requests);
     rows[i].sys.push((after.sys - before.sys) / stats.requests);
     rows[i].failures += stats.failures;
+    addCounts(rows[i].failed, stats.failed);
   }
 const base = median(rows[rows.length - 1].rps);
 const baseCpu = median(rows[rows.length - 1].user) + median(rows[rows.length - 1].sys);
@@ -75,7 +77,7 @@ for (const [i, r] of rows.entries()) {
   const sys = median(r.sys);
   console.log(
     `${files[i]}: ${rps.toFixed(1)} req/s (x${(rps / base).toFixed(3)} of last; rounds ${r.rps.map((x) => x.toFixed(0)).join(' ')}), ` +
-      `server CPU per request ${user.toFixed(1)} us user + ${sys.toFixed(1)} us sys (x${(baseCpu / (user + sys)).toFixed(3)}), failed ${r.failures}`,
+      `server CPU per request ${user.toFixed(1)} us user + ${sys.toFixed(1)} us sys (x${(baseCpu / (user + sys)).toFixed(3)}), failed ${failuresCell(r)}`,
   );
 }
 for (const child of children) child.kill('SIGTERM');

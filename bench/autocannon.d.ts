@@ -21,7 +21,7 @@ declare module 'autocannon' {
     overallRate?: number;
     timeout?: number;
   }
-  interface Result {
+  export interface Result {
     requests: Histogram;
     latency: Histogram;
     throughput: Histogram;
@@ -29,7 +29,16 @@ declare module 'autocannon' {
     errors: number;
     timeouts: number;
     non2xx: number;
+    resets: number;
+    mismatches: number;
+    /** Replies by status code: { '200': { count }, '503': { count } }. */
+    statusCodeStats: Record<string, { count: number }>;
+  }
+  /** A run in progress: emits 'reqError' (error) for each failed request (timeouts included). */
+  interface Instance {
+    on(event: 'reqError', listener: (error: Error & { code?: string }) => void): Instance;
   }
   function autocannon(options: Options): Promise<Result>;
+  function autocannon(options: Options, done: (error: Error | null, result: Result) => void): Instance;
   export default autocannon;
 }

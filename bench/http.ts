@@ -1,7 +1,7 @@
 /** Child servers and autocannon runs for the HTTP benchmarks. */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import autocannon, { type Result } from 'autocannon';
 
 export interface Server {
   readonly url: string;
@@ -55,22 +55,68 @@ export interface Stats {
   readonly requests: number;
   /** Non-2xx replies and connection errors. */
   readonly failures: number;
+  /**
+   * What the failures were: replies by status code ("503": 12) and errors by code or message
+   * ("ECONNRESET": 3, "request timed out": 1); empty when nothing failed.
+   */
+  readonly failed: Readonly<Record<string, number>>;
+}
+
+/** Adds b's counts to a's. */
+export function addCounts(
+  a: Record<string, number>,
+  b: Readonly<Record<string, number>>,
+): Record<string, number> {
+  for (const [key, n] of Object.entries(b)) a[key] = (a[key] ?? 0) + n;
+  return a;
+}
+
+/** Failures as one short line: "503 x12, ECONNRESET x3", or '' when there were none. */
+export const describeFailures = (failed: Readonly<Record<string, number>>): string =>
+  Object.entries(failed)
+    .map(([what, n]) => `${what} x${n}`)
+    .join(', ');
+
+/**
+ * The failures of several measurements together, for a table cell or a log line: "0", or "24501 (503 x24501)".
+ * Results written before failures were broken down have only the count.
+ */
+export function failuresCell(...stats: readonly (Pick<Stats, 'failures'> & { failed?: Stats['failed'] })[]) {
+  const count = stats.reduce((n, s) => n + s.failures, 0);
+  const failed = stats.reduce((all, s) => addCounts(all, s.failed ?? {}), {} as Record<string, number>);
+  const what = describeFailures(failed);
+  return what ? `${count} (${what})` : String(count);
 }
 
 export async function cannon(load: Load): Promise<Stats> {
-  const result = await autocannon({
-    url: load.url,
-    method: 'POST',
-    headers: load.headers,
-    body: load.body,
-    connections: load.connections,
-    duration: load.seconds,
-    pipelining: 1,
-    ...(load.rate ? { overallRate: load.rate } : {}),
-    // A 1e6-element JSON request takes most of a second: do not count it as a timeout.
-    timeout: 60,
+  const errors: Record<string, number> = {};
+  const result = await new Promise<Result>((resolve, reject) => {
+    const run = autocannon(
+      {
+        url: load.url,
+        method: 'POST',
+        headers: load.headers,
+        body: load.body,
+        connections: load.connections,
+        duration: load.seconds,
+        pipelining: 1,
+        ...(load.rate ? { overallRate: load.rate } : {}),
+        // A 1e6-element JSON request takes most of a second: do not count it as a timeout.
+        timeout: 60,
+      },
+      (error, done) => (error ? reject(error) : resolve(done)),
+    );
+    run.on('reqError', (error) => {
+      const what = error.code ?? error.message;
+      errors[what] = (errors[what] ?? 0) + 1;
+    });
   });
-  // Failures are counted, not thrown: shedding load (503) under a stream of large requests is a result.
+  // Failures are counted, not thrown: shedding load (503) under a stream of large requests is a result. What
+  // they were is kept, so that a refusal (a 503, a 413) is never mistaken for a slow server.
+  const failed: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(result.statusCodeStats))
+    if (count > 0 && !code.startsWith('2')) failed[code] = count;
+  addCounts(failed, errors);
   const requests = result.requests.total - result.non2xx;
   return {
     rps: requests / result.duration,
@@ -80,6 +126,7 @@ export async function cannon(load: Load): Promise<Stats> {
     max: result.latency.max,
     requests,
     failures: result.non2xx + result.errors,
+    failed,
   };
 }
 
@@ -110,6 +157,7 @@ export function summarize(rounds: readonly Stats[]): Summary {
     max: Math.max(...rounds.map((r) => r.max)),
     requests: rounds.reduce((n, r) => n + r.requests, 0),
     failures: rounds.reduce((n, r) => n + r.failures, 0),
+    failed: rounds.reduce((all, r) => addCounts(all, r.failed), {}),
     rounds,
     noise: spread(rounds.map((r) => r.rps)),
   };

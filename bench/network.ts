@@ -10,7 +10,7 @@
 import { request } from 'undici';
 import { decodeReply, encodeRequest, type TensorInput, tensorMediaType } from './binary-client.js';
 import { nested, uniform } from './bodies.js';
-import { alternate, median, type Server, type Summary } from './http.js';
+import { alternate, failuresCell, median, type Server, type Summary } from './http.js';
 
 export interface NetworkRow {
   readonly case: string;
@@ -208,7 +208,7 @@ export function networkMarkdown(rows: readonly NetworkRow[]): string[] {
       `| ${r.case} | ${f(r.requestBytesJson / 1e6, 2)} / ${f(r.requestBytesBinary / 1e6, 2)} | ${f(r.json.rps, 2)} | ` +
         `${f(r.binary.rps, 2)} | ${r.peer ? f(r.peer.rps, 2) : 'not run'} | ${f(r.json.p50)} | ${f(r.binary.p50)} | ` +
         `${f(r.endToEndJsonMs)} / ${f(r.endToEndBinaryMs)} / ${r.endToEndPeerMs === undefined ? '-' : f(r.endToEndPeerMs)} | ` +
-        `${r.json.failures + r.binary.failures + (r.peer?.failures ?? 0)} |`,
+        `${failuresCell(r.json, r.binary, ...(r.peer ? [r.peer] : []))} |`,
     );
   out.push('');
   return out;

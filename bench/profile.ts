@@ -10,7 +10,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { derivativeCase, forwardCase, jacobianCase } from './bodies.js';
-import { cannon } from './http.js';
+import { cannon, failuresCell } from './http.js';
 
 const [op = 'forward', elementsArg = '16', secondsArg = '8', target = 'service'] = process.argv.slice(2);
 const elements = Number(elementsArg);
@@ -43,7 +43,7 @@ const load = {
 const warm = await cannon({ ...load, seconds: 2 });
 const stats = await cannon({ ...load, seconds: Number(secondsArg) });
 const requests = warm.requests + stats.requests;
-console.log(`${c.id} on ${target}: ${stats.rps.toFixed(1)} req/s, failures ${stats.failures}`);
+console.log(`${c.id} on ${target}: ${stats.rps.toFixed(1)} req/s, failed ${failuresCell(stats)}`);
 await new Promise<void>((done) => {
   child.once('exit', () => done());
   child.kill('SIGTERM');

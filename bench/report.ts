@@ -1,5 +1,6 @@
 /** Markdown tables of a results object (bench/results/*.json): what run.ts prints and the README shows. */
 import type { CoreRow } from './core.js';
+import { failuresCell } from './http.js';
 import { type NetworkRow, networkMarkdown } from './network.js';
 import type { BinaryRow, HttpRow, OffloadRow } from './run.js';
 
@@ -41,7 +42,7 @@ export function markdown(results: Results): string {
         `| ${r.case} | ${r.elements} | ${f(r.service.rps)} | ${f(r.echo.rps)} | ${f(r.ratio, 3)} | ${f(r.peer?.rps)} | ` +
           `${r.peerRatio === undefined ? '' : `${f(r.peerRatio, 2)}x`} | ${f(r.service.mbps)} | ` +
           `${f(r.service.p50)} / ${f(r.service.p99)} | ${f(r.echo.p50)} / ${f(r.echo.p99)} | ${pct(r.service.noise)}, ${pct(r.echo.noise)} | ` +
-          `${r.service.failures + r.echo.failures + (r.peer?.failures ?? 0)} |`,
+          `${failuresCell(r.service, r.echo, ...(r.peer ? [r.peer] : []))} |`,
       );
     out.push('');
   }
@@ -65,7 +66,7 @@ export function markdown(results: Results): string {
     );
     for (const r of results.offload)
       out.push(
-        `| ${r.pool} | ${r.large} | ${f(r.alone.p50)} / ${f(r.alone.p99)} | ${f(r.underLoad.p50)} / ${f(r.underLoad.p99)} / ${f(r.underLoad.max)} | ${f(r.largeRps, 2)} | ${r.alone.failures + r.underLoad.failures} |`,
+        `| ${r.pool} | ${r.large} | ${f(r.alone.p50)} / ${f(r.alone.p99)} | ${f(r.underLoad.p50)} / ${f(r.underLoad.p99)} / ${f(r.underLoad.max)} | ${f(r.largeRps, 2)} | ${failuresCell(r.alone, r.underLoad)} |`,
       );
     out.push('');
   }

@@ -36,6 +36,7 @@ import { coreBenchmarks } from './core.js';
 import {
   alternate,
   cannon,
+  failuresCell,
   type Load,
   median,
   type Server,
@@ -142,7 +143,8 @@ async function serviceVsEcho(service: Server, echo: Server, peer: Server | undef
     });
     log(
       `  ${c.id}: service ${s.rps.toFixed(1)} req/s, echo ${e.rps.toFixed(1)} req/s, ratio ${(s.rps / e.rps).toFixed(3)}` +
-        (p ? `; peer ${p.rps.toFixed(1)} req/s, service/peer ${(s.rps / p.rps).toFixed(2)}` : ''),
+        (p ? `; peer ${p.rps.toFixed(1)} req/s, service/peer ${(s.rps / p.rps).toFixed(2)}` : '') +
+        `; failed: service ${failuresCell(s)}, echo ${failuresCell(e)}${p ? `, peer ${failuresCell(p)}` : ''}`,
     );
   }
   return rows;
@@ -223,7 +225,8 @@ async function binaryVsJson(service: Server): Promise<BinaryRow[]> {
     rows.push(row);
     log(
       `  ${c.id}: JSON ${json.rps.toFixed(2)} req/s, binary ${binary.rps.toFixed(2)} req/s; end to end ` +
-        `${row.endToEndJsonMs.toFixed(1)} ms vs ${row.endToEndBinaryMs.toFixed(1)} ms (x${row.speedup.toFixed(1)})`,
+        `${row.endToEndJsonMs.toFixed(1)} ms vs ${row.endToEndBinaryMs.toFixed(1)} ms (x${row.speedup.toFixed(1)}); ` +
+        `failed ${failuresCell(json, binary)}`,
     );
   }
   return rows;
@@ -288,7 +291,8 @@ async function offload(servers: { on: Server; off: Server }): Promise<OffloadRow
         rows.push({ pool, large, alone, underLoad, largeRps: heavy.rps });
         log(
           `  pool ${pool}, ${large} stream: 16-element p99 alone ${alone.p99} ms, under the stream ` +
-            `${underLoad.p99} ms (p50 ${underLoad.p50} ms, max ${underLoad.max} ms); stream ${heavy.rps.toFixed(2)} req/s`,
+            `${underLoad.p99} ms (p50 ${underLoad.p50} ms, max ${underLoad.max} ms); stream ${heavy.rps.toFixed(2)} req/s; ` +
+            `failed: small ${failuresCell(alone, underLoad)}, stream ${failuresCell(heavy)}`,
         );
       }
   return rows;

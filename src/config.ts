@@ -4,7 +4,12 @@
  */
 import { availableParallelism } from 'node:os';
 
-import { defaultOffloadConfig, type OffloadConfig, queuePerThread } from './workers/config.js';
+import {
+  defaultMaxQueueBytes,
+  defaultOffloadConfig,
+  type OffloadConfig,
+  queuePerThread,
+} from './workers/config.js';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -40,7 +45,8 @@ export interface AppConfig {
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   readonly workers: number;
   /** When large requests go to the worker-thread pool (OFFLOAD_THRESHOLD), its size (OFFLOAD_THREADS), queue
-   * bound (OFFLOAD_MAX_QUEUE) and task timeout (OFFLOAD_TIMEOUT_MS). */
+   * bounds (OFFLOAD_MAX_QUEUE tasks, OFFLOAD_MAX_QUEUE_BYTES of their inputs) and task timeout
+   * (OFFLOAD_TIMEOUT_MS). */
   readonly offload: OffloadConfig;
 }
 
@@ -144,6 +150,12 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
     threads: offloadThreads,
     // The default follows the threads actually configured.
     maxQueue: integer('OFFLOAD_MAX_QUEUE', queuePerThread * offloadThreads, 0, 1_000_000),
+    maxQueueBytes: integer(
+      'OFFLOAD_MAX_QUEUE_BYTES',
+      defaultMaxQueueBytes(offloadThreads, bodyLimit),
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
     timeoutMs: integer('OFFLOAD_TIMEOUT_MS', offloadDefaults.timeoutMs, 1, maxMs),
   };
 

@@ -23,7 +23,13 @@ describe('configuration from the environment', () => {
       metricsAuth: false,
       rateLimit: 0,
       workers: 1,
-      offload: { threshold: 100_000, threads: 1, maxQueue: 4, timeoutMs: 30_000 },
+      offload: {
+        threshold: 100_000,
+        threads: 1,
+        maxQueue: 32,
+        maxQueueBytes: 4 * 33_554_432,
+        timeoutMs: 30_000,
+      },
     });
     expect(loadConfig({})).toEqual(defaultConfig);
   });
@@ -38,6 +44,8 @@ describe('configuration from the environment', () => {
       logLevel: 'debug',
       maxElements: 5,
       bodyLimit: 1024,
+      // Waiting pool tasks may hold 4 bodies of the limit per thread.
+      offload: { ...defaultConfig.offload, maxQueueBytes: 4 * defaultConfig.offload.threads * 1024 },
     });
     expect(loadConfig({ PORT: '65535', HOST: '::' }).port).toBe(65535);
   });
@@ -139,9 +147,14 @@ describe('operational configuration', () => {
     expect(loadConfig({ OFFLOAD_THRESHOLD: '0', OFFLOAD_THREADS: '3' }).offload).toEqual({
       threshold: 0,
       threads: 3,
-      maxQueue: 12,
+      maxQueue: 96,
+      maxQueueBytes: 3 * 4 * 33_554_432,
       timeoutMs: 30_000,
     });
+    expect(loadConfig({ OFFLOAD_MAX_QUEUE_BYTES: '1e6', BODY_LIMIT: '100' }).offload.maxQueueBytes).toBe(1e6);
+    expect(() => loadConfig({ OFFLOAD_MAX_QUEUE_BYTES: '-5' })).toThrow(
+      /OFFLOAD_MAX_QUEUE_BYTES="-5" is not allowed/,
+    );
     expect(loadConfig({}, () => 4).offload.threads).toBe(3);
     expect(loadConfig({ OFFLOAD_MAX_QUEUE: '0', OFFLOAD_TIMEOUT_MS: '2500' }, () => 4).offload).toMatchObject(
       { maxQueue: 0, timeoutMs: 2500 },

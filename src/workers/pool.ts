@@ -36,7 +36,9 @@ export function offloadProblem(error: unknown): unknown {
     new ServiceError(503, 'not-ready', detail, undefined, { 'retry-after': String(poolRetryAfterSeconds) });
   if (error instanceof PoolBusyError)
     return unavailable(
-      `The worker pool for large requests is full (${error.queued} waiting, OFFLOAD_MAX_QUEUE); retry later.`,
+      error.bound === 'maxQueue'
+        ? `The worker pool for large requests is full (${error.queued} waiting, OFFLOAD_MAX_QUEUE); retry later.`
+        : `The worker pool for large requests is full (${error.queued} waiting with ${error.queuedBytes} bytes of input, OFFLOAD_MAX_QUEUE_BYTES); retry later.`,
     );
   if (error instanceof PoolClosedError) return unavailable('The service is shutting down; retry elsewhere.');
   if (error instanceof TaskTimeoutError)
@@ -54,6 +56,7 @@ export class OffloadPool {
       handler: config.handler ?? defaultHandler,
       threads: config.threads,
       maxQueue: config.maxQueue,
+      maxQueueBytes: config.maxQueueBytes,
       timeoutMs: config.timeoutMs,
     });
   }

@@ -7,7 +7,9 @@
  *   thread still cannot read ('messageerror') rejects the task.
  * - Every task has a deadline (timeoutMs from submission): queued, it leaves the queue; running, its thread
  *   is terminated (a loop never yields otherwise) and a new one starts for the next task.
- * - The queue is bounded: past maxQueue waiting tasks, run() rejects at once with PoolBusyError.
+ * - The queue is bounded by count and by memory: past maxQueue waiting tasks, or past maxQueueBytes of buffers
+ *   held by the waiting tasks (their transfer lists: what a waiting task keeps alive), run() rejects at once
+ *   with PoolBusyError. Many small tasks may wait where few large ones may.
  * - A thread that dies (process.exit, an uncaught error, out of memory) rejects its task and is replaced.
  * - Nothing of a task is kept after it settles (the queue entry, the thread's reference, the timer go).
  *
@@ -42,8 +44,19 @@ export interface ThreadData {
 
 /** The queue is full: the caller should answer 503 and let the client retry later. */
 export class PoolBusyError extends Error {
-  constructor(readonly queued: number) {
-    super(`the worker pool is busy: ${queued} tasks are already waiting`);
+  constructor(
+    /** Tasks waiting when this one was refused. */
+    readonly queued: number,
+    /** Bytes of buffers they held. */
+    readonly queuedBytes: number,
+    /** Which bound refused it: the count of waiting tasks, or the bytes they (with this one) would hold. */
+    readonly bound: 'maxQueue' | 'maxQueueBytes',
+  ) {
+    super(
+      bound === 'maxQueue'
+        ? `the worker pool is busy: ${queued} tasks are already waiting`
+        : `the worker pool is busy: the ${queued} waiting tasks already hold ${queuedBytes} bytes`,
+    );
     this.name = 'PoolBusyError';
   }
 }
@@ -86,6 +99,11 @@ export interface ThreadPoolOptions {
   readonly threads: number;
   /** Most tasks waiting for a thread; beyond, run() rejects with PoolBusyError. */
   readonly maxQueue: number;
+  /**
+   * Most bytes of buffers (transfer lists) the waiting tasks may hold together; a task that would take them
+   * past it is refused with PoolBusyError. Unset: no bound but maxQueue.
+   */
+  readonly maxQueueBytes?: number;
   /** Most time a task may take from run() to its answer, waiting included. */
   readonly timeoutMs: number;
   /** A thread idle this long exits (a new one starts on demand). */
@@ -98,6 +116,8 @@ interface Pending {
   readonly id: number;
   readonly task: unknown;
   readonly transferList: readonly ArrayBuffer[];
+  /** Bytes of the buffers in transferList: what the task keeps alive while it waits. */
+  readonly bytes: number;
   readonly timeoutMs: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
@@ -128,11 +148,17 @@ export class ThreadPool {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   }
 
-  /** Threads alive and tasks waiting, for metrics and tests. */
-  get stats(): { threads: number; busy: number; queued: number } {
+  /** Threads alive, tasks waiting and the bytes they hold, for metrics and tests. */
+  get stats(): { threads: number; busy: number; queued: number; queuedBytes: number } {
     let busy = 0;
     for (const thread of this.threads) if (thread.task) busy++;
-    return { threads: this.threads.size, busy, queued: this.queue.length };
+    return { threads: this.threads.size, busy, queued: this.queue.length, queuedBytes: this.queuedBytes() };
+  }
+
+  private queuedBytes(): number {
+    let bytes = 0;
+    for (const pending of this.queue) bytes += pending.bytes;
+    return bytes;
   }
 
   /** The ids of the live threads (tests check that a dead or stuck one was replaced). */
@@ -151,13 +177,21 @@ export class ThreadPool {
   ): Promise<unknown> {
     if (this.closed) return Promise.reject(new PoolClosedError());
     const idle = this.idleThread();
-    if (!idle && this.threads.size >= this.options.threads && this.queue.length >= this.options.maxQueue)
-      return Promise.reject(new PoolBusyError(this.queue.length));
+    let bytes = 0;
+    for (const buffer of transferList) bytes += buffer.byteLength;
+    if (!idle && this.threads.size >= this.options.threads) {
+      const queuedBytes = this.queuedBytes();
+      if (this.queue.length >= this.options.maxQueue)
+        return Promise.reject(new PoolBusyError(this.queue.length, queuedBytes, 'maxQueue'));
+      if (queuedBytes + bytes > (this.options.maxQueueBytes ?? Number.POSITIVE_INFINITY))
+        return Promise.reject(new PoolBusyError(this.queue.length, queuedBytes, 'maxQueueBytes'));
+    }
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         id: ++this.lastId,
         task,
         transferList,
+        bytes,
         resolve,
         reject,
         settled: false,

@@ -12,7 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig, loadConfig } from '../../src/config.js';
 import type { OffloadConfig } from '../../src/workers/config.js';
 
 let app: App | undefined;
@@ -118,6 +118,23 @@ describe('hostile bodies through the real pool', () => {
   }, 120_000);
 });
 
+describe('the queue serves what it can hold', () => {
+  it('12 clients at once asking a softmax Jacobian of 1000 numbers (100,000 written) from one thread all get 200', async () => {
+    // The defaults for one thread: a task holding a few KB of input waits; it is not refused because four do.
+    const base = await listen(loadConfig({ OFFLOAD_THREADS: '1' }).offload);
+    const z = Array.from({ length: 10 }, (_, r) => Array.from({ length: 100 }, (_, k) => Math.sin(r + k)));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => post(`${base}/v1/softmax/jacobian`, JSON.stringify({ z }))),
+    );
+    for (const res of answers) expect(res.status, res.body.slice(0, 300)).toBe(200);
+    const { jacobian } = JSON.parse(answers[11].body) as { jacobian: number[][][] };
+    expect(jacobian).toHaveLength(10);
+    expect(jacobian[9]).toHaveLength(100);
+    expect(jacobian[9][99]).toHaveLength(100);
+    expect(app?.offload.stats).toMatchObject({ busy: 0, queued: 0 });
+  });
+});
+
 describe('pool failures as HTTP answers (a handler that misbehaves on request)', () => {
   const handler = new URL('../support/hostile-offload.ts', import.meta.url);
   // threshold 1: every JSON body is parsed in the pool, so the "mode" field reaches the handler.
@@ -154,6 +171,23 @@ describe('pool failures as HTTP answers (a handler that misbehaves on request)',
     const done = await slow;
     expect(done.status, done.body).toBe(200);
     expect(JSON.parse(done.body)).toEqual({ a: [0.5] });
+  });
+
+  it('a queue full of input bytes: a large body is refused at once (503, OFFLOAD_MAX_QUEUE_BYTES), a small one still waits', async () => {
+    const base = await misbehaving({ maxQueue: 10, maxQueueBytes: 50_000 });
+    const slow = post(`${base}/v1/activations/sigmoid/forward`, '{"z":[0],"mode":"sleep","ms":2000}');
+    for (let i = 0; i < 200 && app?.offload.stats.busy !== 1; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(app?.offload.stats.busy).toBe(1);
+    const refused = await post(`${base}/v1/activations/sigmoid/forward`, `{"z":[0]${' '.repeat(100_000)}}`);
+    expect(refused.status, refused.body).toBe(503);
+    expect(refused.retryAfter).toBe('1');
+    expect(JSON.parse(refused.body).detail).toMatch(
+      /worker pool for large requests is full \(0 waiting with 0 bytes of input, OFFLOAD_MAX_QUEUE_BYTES\)/,
+    );
+    const small = await post(`${base}/v1/activations/sigmoid/forward`, '{"z":[0]}');
+    expect(small.status, small.body).toBe(200);
+    expect((await slow).status).toBe(200);
   });
 
   it.each([

@@ -182,9 +182,31 @@ describe('a bounded queue', () => {
     expect(pool.stats).toMatchObject({ threads: 2, busy: 2, queued: 2 });
     const refused = await failure(run(pool, { kind: 'sleep', ms: 1 }));
     expect(refused).toBeInstanceOf(PoolBusyError);
-    expect((refused as PoolBusyError).queued).toBe(2);
+    expect(refused).toMatchObject({ queued: 2, bound: 'maxQueue' });
     expect(await Promise.all(accepted)).toEqual([101, 102, 103, 104].map((ms) => ({ slept: ms })));
     expect(pool.stats).toMatchObject({ busy: 0, queued: 0 });
+  });
+
+  it('maxQueueBytes: tasks holding large buffers are refused past it, small ones still wait', async () => {
+    const pool = makePool({ threads: 1, maxQueue: 10, maxQueueBytes: 3 * 65_536 });
+    const running = run(pool, { kind: 'sleep', ms: 300 });
+    const large = () => {
+      const data = new Float64Array(8192); // 64 KiB
+      return run(pool, { kind: 'echo', data }, [data.buffer]);
+    };
+    const accepted = [large(), large(), large()];
+    expect(pool.stats).toMatchObject({ busy: 1, queued: 3, queuedBytes: 3 * 65_536 });
+    const refused = await failure(large());
+    expect(refused).toBeInstanceOf(PoolBusyError);
+    expect(refused).toMatchObject({ queued: 3, queuedBytes: 3 * 65_536, bound: 'maxQueueBytes' });
+    // A task that holds no buffer costs the queue nothing: it still waits, up to maxQueue.
+    const small = run(pool, { kind: 'sleep', ms: 1 });
+    expect(pool.stats.queued).toBe(4);
+    expect(await running).toEqual({ slept: 300 });
+    for (const answer of await Promise.all(accepted))
+      expect((answer as { doubled: Float64Array }).doubled).toHaveLength(8192);
+    expect(await small).toEqual({ slept: 1 });
+    expect(pool.stats).toMatchObject({ busy: 0, queued: 0, queuedBytes: 0 });
   });
 
   it('maxQueue 0: a task runs only when a thread is free', async () => {
@@ -206,6 +228,6 @@ describe('close', () => {
     expect(await running).toEqual({ slept: 100 });
     expect(await queued).toEqual({ slept: 10 });
     await closed;
-    expect(pool.stats).toEqual({ threads: 0, busy: 0, queued: 0 });
+    expect(pool.stats).toEqual({ threads: 0, busy: 0, queued: 0, queuedBytes: 0 });
   });
 });
