@@ -72,3 +72,34 @@ describe('plugin order is declared, not commented', () => {
     await app.close().catch(() => {});
   });
 });
+
+describe('dependencies', () => {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const codeDirs = ['src', 'scripts', 'bench', 'test', 'tools'];
+  const codeFiles = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : codeFiles(path);
+      return /\.(?:ts|mts|mjs|js)$/.test(entry.name) ? [path] : [];
+    });
+
+  it('every runtime dependency is imported by some file of the project (tools in devDependencies run as commands)', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    const imported = new Set<string>();
+    // A scoped name is two segments ('@fastify/swagger'), any other one ('fastify/types/...' -> 'fastify').
+    for (const file of codeDirs.flatMap((dir) => codeFiles(join(root, dir))))
+      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(
+        /(?:\bfrom|\bimport\(?|\brequire\()\s*['"]([^'"./][^'"]*)['"]/g,
+      ))
+        imported.add(
+          specifier
+            .split('/')
+            .slice(0, specifier.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
+    const unused = Object.keys(manifest.dependencies ?? {}).filter((name) => !imported.has(name));
+    expect(unused, 'dependencies nothing imports: npm uninstall them').toEqual([]);
+  });
+});
