@@ -181,41 +181,17 @@ export function logSoftmaxVjpRows(
 }
 
 /**
- * The softmax Jacobian of every row from the probabilities a, rows * K * K row-major:
- * out[r*K*K + i*K + j] = a_i (delta_ij - a_j). The diagonal a_i (1 - a_i) takes 1 - a_m of the dominant entry
- * (a_m >= 1/2) as the sum of the others.
+ * The Jacobian of every row from the probabilities p = softmax(z), rows * K * K row-major:
+ * out[r*K*K + i*K + j] = s_i (delta_ij - p_j), where s_i = p_i for softmax (d a_i / d z_j) and s_i = 1 for
+ * log_softmax (d log a_i / d z_j). The dominant entry's diagonal factor 1 - p_m (p_m >= 1/2) is the sum of
+ * the other probabilities, so it keeps its digits when p_m is close to 1. With s_i = 1 every product is
+ * exact, so both Jacobians are what their own formulas give, bit for bit.
  */
-export function softmaxJacobianRows(
-  a: Float64Array,
-  K: number,
-  out: Float64Array = new Float64Array(a.length * K),
-): Float64Array {
-  const rows = rowCount(a.length, K);
-  for (let r = 0; r < rows; r++) {
-    const base = r * K;
-    const m = argmaxRow(a, base, K);
-    const complementOfMax = a[base + m] >= 0.5 ? sumOthers(a, base, K, m) : 1 - a[base + m];
-    const block = r * K * K;
-    for (let i = 0; i < K; i++) {
-      const ai = a[base + i];
-      const rowStart = block + i * K;
-      for (let j = 0; j < K; j++) out[rowStart + j] = -(ai * a[base + j]);
-      // For i != m, a_i <= 1/2, so 1 - a_i does not cancel.
-      out[rowStart + i] = ai * (i === m ? complementOfMax : 1 - ai);
-    }
-  }
-  return out;
-}
-
-/**
- * The log_softmax Jacobian of every row from p = softmax(z), rows * K * K row-major:
- * out[r*K*K + i*K + j] = delta_ij - p_j. The dominant entry's diagonal 1 - p_m (p_m >= 1/2) is the sum of the
- * other probabilities, so it keeps its digits when p_m is close to 1.
- */
-export function logSoftmaxJacobianRows(
+function jacobianRows(
   p: Float64Array,
   K: number,
-  out: Float64Array = new Float64Array(p.length * K),
+  out: Float64Array,
+  rowsScaledByOutput: boolean,
 ): Float64Array {
   const rows = rowCount(p.length, K);
   for (let r = 0; r < rows; r++) {
@@ -224,13 +200,29 @@ export function logSoftmaxJacobianRows(
     const complementOfMax = p[base + m] >= 0.5 ? sumOthers(p, base, K, m) : 1 - p[base + m];
     const block = r * K * K;
     for (let i = 0; i < K; i++) {
+      const scale = rowsScaledByOutput ? p[base + i] : 1;
       const rowStart = block + i * K;
-      for (let j = 0; j < K; j++) out[rowStart + j] = -p[base + j];
-      out[rowStart + i] = i === m ? complementOfMax : 1 - p[base + i];
+      for (let j = 0; j < K; j++) out[rowStart + j] = -(scale * p[base + j]);
+      // For i != m, p_i <= 1/2, so 1 - p_i does not cancel.
+      out[rowStart + i] = scale * (i === m ? complementOfMax : 1 - p[base + i]);
     }
   }
   return out;
 }
+
+/** The softmax Jacobian of every row from the probabilities a: out[r*K*K + i*K + j] = a_i (delta_ij - a_j). */
+export const softmaxJacobianRows = (
+  a: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(a.length * K),
+): Float64Array => jacobianRows(a, K, out, true);
+
+/** The log_softmax Jacobian of every row from p = softmax(z): out[r*K*K + i*K + j] = delta_ij - p_j. */
+export const logSoftmaxJacobianRows = (
+  p: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(p.length * K),
+): Float64Array => jacobianRows(p, K, out, false);
 
 /**
  * The softmax Jacobian of every row, rows * K * K row-major: jacobian[r*K*K + i*K + j] = a_i (delta_ij - a_j).
