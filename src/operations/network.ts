@@ -10,12 +10,10 @@ import { activationNames, findActivation } from '../core/activations/index.js';
 import { allPassed, checkNetworkGradients, type GivenGradients } from '../core/gradient-check.js';
 import { type Loss, losses, type Reduction, reductions } from '../core/losses.js';
 import { type DenseLayer, layerQuantities, type NetworkResult, network } from '../core/network.js';
-import { InvalidRequestError, invalidField, TooManyElementsError } from '../errors.js';
+import { invalidField, TooManyElementsError } from '../errors.js';
 import type { ReplyField } from '../serialize/reply.js';
-import { paramsFor, shapeText } from './support.js';
+import { mismatch, oneOf, paramsFor, perSample, samples, shapeText } from './support.js';
 import type { Job, JobLayer, Operation, OperationRequest, ResultShape, TensorValue } from './types.js';
-
-const mismatch = (path: string, message: string) => new InvalidRequestError([{ path, message }], message);
 
 export const weightsName = (l: number) => `layers.${l}.weights`;
 export const biasName = (l: number) => `layers.${l}.bias`;
@@ -24,21 +22,6 @@ const givenName = /^gradients\.(?:layers\.(\d+)\.(weightGradient|biasGradient)|(
 
 /** The JSON pointer of a dotted tensor name: layers.2.weights -> /layers/2/weights. */
 export const pointerOf = (name: string) => `/${name.replaceAll('.', '/')}`;
-
-const samples = (t: TensorValue) => (t.shape.length === 2 ? t.shape[0] : 1);
-const perSample = (t: TensorValue) => t.shape[t.shape.length - 1];
-
-function oneOf<T extends string>(
-  request: OperationRequest,
-  name: string,
-  allowed: readonly T[],
-  fallback: T,
-): T {
-  const value = request.options[name] ?? fallback;
-  if (!(allowed as readonly unknown[]).includes(value))
-    throw invalidField(`${request.pointers.options}/${name}`, `must be one of: ${allowed.join(', ')}`);
-  return value as T;
-}
 
 function limit(name: string, count: number, maxElements: number): void {
   if (count > maxElements) throw new TooManyElementsError(pointerOf(name), count, maxElements);

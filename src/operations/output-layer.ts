@@ -2,28 +2,9 @@
 import { activationNames, findActivation } from '../core/activations/index.js';
 import { type Loss, losses, type Reduction, reductions } from '../core/losses.js';
 import { outputLayer } from '../core/output-layer.js';
-import { InvalidRequestError, invalidField } from '../errors.js';
-import { paramsFor, requireTensor, shapeText } from './support.js';
+import { invalidField } from '../errors.js';
+import { mismatch, oneOf, paramsFor, perSample, requireTensor, samples, shapeText } from './support.js';
 import type { Job, Operation, TensorValue } from './types.js';
-
-const mismatch = (path: string, message: string) => new InvalidRequestError([{ path, message }], message);
-
-/** N (samples) and the per-sample length of a [M] or [N][M] tensor. */
-const samples = (t: TensorValue) => (t.shape.length === 2 ? t.shape[0] : 1);
-const perSample = (t: TensorValue) => t.shape[t.shape.length - 1];
-
-function oneOf<T extends string>(
-  request: { options: Readonly<Record<string, unknown>> },
-  pointer: string,
-  name: string,
-  allowed: readonly T[],
-  fallback: T,
-): T {
-  const value = request.options[name] ?? fallback;
-  if (!(allowed as readonly unknown[]).includes(value))
-    throw invalidField(`${pointer}/${name}`, `must be one of: ${allowed.join(', ')}`);
-  return value as T;
-}
 
 function sizes(job: Job) {
   const { x, weights } = job.tensors;
@@ -63,8 +44,8 @@ export const outputLayerOperation: Operation = {
     if (typeof name !== 'string') throw invalidField(`${at}/activation`, 'is required: an activation name');
     const entry = findActivation(name);
     if (!entry) throw invalidField(`${at}/activation`, `must be one of: ${activationNames.join(', ')}`);
-    const loss = oneOf<Loss>(request, at, 'loss', losses, 'squared_error');
-    const reduction = oneOf<Reduction>(request, at, 'reduction', reductions, 'sum');
+    const loss = oneOf<Loss>(request, 'loss', losses, 'squared_error');
+    const reduction = oneOf<Reduction>(request, 'reduction', reductions, 'sum');
 
     const x = requireTensor(request.tensors, 'x');
     const weights = requireTensor(request.tensors, 'weights');

@@ -6,6 +6,29 @@ import type { OperationRequest, TensorValue } from './types.js';
 /** "[3]" for one sample, "[2][3]" for a batch: a shape as the JSON nesting shows it. */
 export const shapeText = (shape: readonly number[]): string => `[${shape.join('][')}]`;
 
+/** A 400 about one field whose message is the whole detail: shapes that do not agree. */
+export const mismatch = (path: string, message: string): InvalidRequestError =>
+  invalidField(path, message, message);
+
+/** N, the samples of a [M] or [N][M] tensor (1 for one sample). */
+export const samples = (t: TensorValue): number => (t.shape.length === 2 ? t.shape[0] : 1);
+
+/** The per-sample length of a [M] or [N][M] tensor: its last axis. */
+export const perSample = (t: TensorValue): number => t.shape[t.shape.length - 1];
+
+/** The option `name`, one of `allowed` (`fallback` when absent); a 400 listing the allowed values otherwise. */
+export function oneOf<T extends string>(
+  request: Pick<OperationRequest, 'options' | 'pointers'>,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const value = request.options[name] ?? fallback;
+  if (!(allowed as readonly unknown[]).includes(value))
+    throw invalidField(`${request.pointers.options}/${name}`, `must be one of: ${allowed.join(', ')}`);
+  return value as T;
+}
+
 /** Element count of a shape. */
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
 
