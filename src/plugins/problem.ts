@@ -142,7 +142,8 @@ function describeIssue(e: AjvIssue, value: unknown, allowedFields?: readonly str
   }
 }
 
-interface ProblemBody {
+/** An RFC 9457 problem as this service sends it (the tests read bodies with this type too). */
+export interface ProblemBody {
   type: string;
   title: string;
   status: number;

@@ -3,6 +3,9 @@ import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { type AppConfig, defaultConfig } from '../../src/config.js';
+import type { ProblemBody } from '../../src/plugins/problem.js';
+
+export type { ProblemBody };
 
 /**
  * Load shedding is off unless a test turns it on (test/ops/overload.test.ts does): on a machine shared with
@@ -24,16 +27,6 @@ export function post(app: App, url: string, body: unknown, headers: Record<strin
     headers: { 'content-type': 'application/json', ...headers },
     payload: typeof body === 'string' ? body : JSON.stringify(body),
   });
-}
-
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance: string;
-  requestId: string;
-  errors?: { path: string; message: string }[];
 }
 
 /** Asserts an RFC 9457 problem with this status and returns its body. */
