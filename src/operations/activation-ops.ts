@@ -63,7 +63,7 @@ function paramText(entry?: Activation): string {
     : 'no request parameters';
 }
 
-export const forward: Operation = {
+export const forward: Operation<'forward'> = {
   name: 'forward',
   scope: 'any',
   describe: (entry) =>
@@ -93,7 +93,7 @@ export const forward: Operation = {
   },
 };
 
-export const derivative: Operation = {
+export const derivative: Operation<'derivative'> = {
   name: 'derivative',
   scope: 'elementwise',
   describe: (entry) =>
@@ -213,7 +213,7 @@ function vectorInput(entry: VectorActivation, tensors: ReadonlyMap<string, Tenso
   return input;
 }
 
-export const jacobian: Operation = {
+export const jacobian: Operation<'jacobian'> = {
   name: 'jacobian',
   scope: 'vector',
   describe: (entry) =>
@@ -270,7 +270,7 @@ export const jacobian: Operation = {
   },
 };
 
-export const vjp: Operation = {
+export const vjp: Operation<'vjp'> = {
   name: 'vjp',
   scope: 'vector',
   describe: (entry) =>

@@ -10,11 +10,11 @@ import { derivative, forward, jacobian, vjp } from './activation-ops.js';
 import { checkOperation, networkOperation } from './network.js';
 import { outputLayerOperation } from './output-layer.js';
 import { shapeText, sizeOf } from './support.js';
-import type { Job, Operation, OperationName, OperationRequest } from './types.js';
+import type { Job, Operation, OperationRequest } from './types.js';
 
 export type * from './types.js';
 
-export const operations: readonly Operation[] = [
+export const operations = [
   forward,
   derivative,
   jacobian,
@@ -22,11 +22,15 @@ export const operations: readonly Operation[] = [
   outputLayerOperation,
   networkOperation,
   checkOperation,
-];
+] as const satisfies readonly Operation[];
+
+/** An operation's name: 'forward' | 'derivative' | ..., the names of the entries above. */
+export type OperationName = (typeof operations)[number]['name'];
 
 const byName = new Map<string, Operation>(operations.map((op) => [op.name, op]));
 
-export function operationNamed(name: OperationName): Operation {
+/** The entry of an operation by name: a job's name is a string (jobs cross to worker threads as data). */
+export function operationNamed(name: string): Operation {
   const op = byName.get(name);
   if (!op) throw new RangeError(`operation table: no operation ${name}`);
   return op;

@@ -188,7 +188,7 @@ const networkInputs = [
 
 const networkOptions = ['layers', 'loss', 'reduction', 'intermediates'];
 
-export const networkOperation: Operation = {
+export const networkOperation: Operation<'network'> = {
   name: 'network',
   scope: 'none',
   v1Only: true,
@@ -244,7 +244,7 @@ function tolerance(request: OperationRequest, name: string, fallback: number): n
   return value;
 }
 
-export const checkOperation: Operation = {
+export const checkOperation: Operation<'check'> = {
   name: 'check',
   scope: 'none',
   v1Only: true,

@@ -12,7 +12,7 @@ function sizes(job: Job) {
   return { N: samples(x), M, K };
 }
 
-export const outputLayerOperation: Operation = {
+export const outputLayerOperation: Operation<'output-layer'> = {
   name: 'output-layer',
   scope: 'none',
   describe: () =>

@@ -12,15 +12,6 @@ export interface TensorValue {
   readonly shape: readonly number[];
 }
 
-export type OperationName =
-  | 'forward'
-  | 'derivative'
-  | 'jacobian'
-  | 'vjp'
-  | 'output-layer'
-  | 'network'
-  | 'check';
-
 /** Which activations an operation takes from the route or model name; 'none': it takes none that way. */
 export type ActivationScope = 'any' | 'elementwise' | 'vector' | 'none';
 
@@ -43,8 +34,9 @@ export interface OperationRequest {
  * A validated request, as plain data that can cross to a worker thread: the operation by name, the activation
  * by canonical name, resolved params, string options and the input tensors (their buffers are transferred).
  */
-export interface Job {
-  readonly operation: OperationName;
+export interface Job<Name extends string = string> {
+  /** The operation's name (OperationName, in ./index.ts: the union of the table's names). */
+  readonly operation: Name;
   readonly activation?: string;
   readonly params: Params;
   readonly options: Readonly<Record<string, string | number | boolean>>;
@@ -80,8 +72,12 @@ export interface ResultShape {
   readonly dims: readonly number[];
 }
 
-export interface Operation {
-  readonly name: OperationName;
+/**
+ * One entry of the table, declared as `Operation<'its-name'>`: the table's OperationName is the union of its
+ * entries' names, and the job an entry prepares carries that same name.
+ */
+export interface Operation<Name extends string = string> {
+  readonly name: Name;
   readonly scope: ActivationScope;
   /**
    * Rendered on /v1 only, not as a /v2 model: the network's per-layer activations and its per-layer tensor
@@ -98,7 +94,7 @@ export interface Operation {
   /** What request parameters it reads, for /v2 metadata. */
   readonly parameterText: (activation?: Activation) => string;
   /** Checks the request (shapes, params, possible outputs) and builds the job; throws ServiceError. */
-  readonly prepare: (request: OperationRequest) => Job;
+  readonly prepare: (request: OperationRequest) => Job<Name>;
   /** The result tensors' dims (scalar results excluded): checked against MAX_ELEMENTS, counted by metrics. */
   readonly results: (job: Job) => readonly ResultShape[];
   /** Numbers read plus numbers written (or the work, for products): decides whether it runs in the pool. */

@@ -6,7 +6,7 @@
  */
 import { type Activation, activations } from '../core/activations/index.js';
 import { UnknownNameError } from '../errors.js';
-import { type Operation, operations } from '../operations/index.js';
+import { type Operation, type OperationName, operations } from '../operations/index.js';
 
 /** A tensor of a model's metadata: -1 marks a dimension of any size. */
 export interface TensorMetadata {
@@ -17,7 +17,7 @@ export interface TensorMetadata {
 
 export interface Model {
   readonly name: string;
-  readonly operation: Operation;
+  readonly operation: Operation<OperationName>;
   readonly activation?: Activation;
   readonly description: string;
   readonly inputs: readonly TensorMetadata[];
@@ -34,7 +34,7 @@ const fp64 = ({ name, shape }: { name: string; shape: readonly number[] }): Tens
   shape,
 });
 
-function model(operation: Operation, activation?: Activation): Model {
+function model(operation: Operation<OperationName>, activation?: Activation): Model {
   const inputs = operation.inputs(activation);
   return {
     name: !activation

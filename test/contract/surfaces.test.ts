@@ -6,7 +6,7 @@
  * refusal the same status. The table covers every operation of the table.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
 import { type OperationName, operations } from '../../src/operations/index.js';
@@ -356,6 +356,14 @@ afterAll(async () => {
 });
 
 describe('one table of cases through /v1 and /v2', () => {
+  it('OperationName is derived from the table: the names of its entries and nothing else', () => {
+    // Checked by the type checker (npm run typecheck): typing the table as Operation[] would widen it to string.
+    expectTypeOf<'output-layer'>().toExtend<OperationName>();
+    expectTypeOf<'no-such-operation'>().not.toExtend<OperationName>();
+    expectTypeOf<OperationName>().toEqualTypeOf<(typeof operations)[number]['name']>();
+    expect(new Set<string>(operations.map((op) => op.name)).size).toBe(operations.length);
+  });
+
   it('covers every operation rendered on both surfaces, with results and refusals', () => {
     const covered = new Set(cases.map((c) => c.operation));
     // network and check are /v1 only (v1Only: per-layer activations have no /v2 model form); their /v1
