@@ -5,10 +5,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-18080}
-LOG_LEVEL=warn PORT=$PORT HOST=127.0.0.1 npx tsx src/server.ts >/dev/null 2>&1 &
+if curl -sf -o /dev/null "127.0.0.1:$PORT/healthz"; then
+  echo "readme-examples: port $PORT already answers; set PORT to a free one" >&2
+  exit 1
+fi
+# node itself, with tsx as a loader: `npx tsx` would be a launcher whose node child outlives a kill of it (the
+# server stayed up after the script). The EXIT trap stops the server and waits for it; INT and TERM exit
+# through it too.
+LOG_LEVEL=warn PORT=$PORT HOST=127.0.0.1 node --import tsx src/server.ts >/dev/null 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+stop_server() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+trap stop_server EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+for _ in $(seq 1 100); do curl -sf -o /dev/null "127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
+if ! curl -sf -o /dev/null "127.0.0.1:$PORT/healthz"; then
+  echo "readme-examples: the server did not come up on port $PORT" >&2
+  exit 1
+fi
 
 show() { # title, display command, real command, optional byte cut
   local title=$1 shown=$2 real=$3 cut=${4:-}
