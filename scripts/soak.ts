@@ -36,7 +36,7 @@ import {
 import { hostileUrlRequest, rawRequest } from '../test/fuzz/hostile-http.js';
 import { jsonContentType, mutation, padding, render } from '../test/fuzz/hostile-json.js';
 import { violations } from '../test/fuzz/properties.js';
-import { exchange, parseResponse } from '../test/fuzz/raw-client.js';
+import { exchange, parseResponse, requestAnswer } from '../test/fuzz/raw-client.js';
 import { documentedRoutes, examplePath, isV2Path, type Route } from '../test/fuzz/routes.js';
 
 const { values: args } = parseArgs({
@@ -385,19 +385,7 @@ async function fire(request: Outgoing, due: number): Promise<void> {
       }
       answer = parsed;
     } else {
-      const res = await client.request({
-        method: request.method,
-        path: request.path,
-        headers: request.headers.flat(),
-        body: request.body,
-      });
-      const chunks: Buffer[] = [];
-      let bodyBytes = 0;
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        if (bodyBytes < 1 << 20) chunks.push(chunk);
-        bodyBytes += chunk.length;
-      }
-      answer = { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), bodyBytes };
+      answer = await requestAnswer(client, request);
     }
     answered++;
     latencies.push(performance.now() - due);

@@ -10,6 +10,8 @@ import { runInNewContext } from 'node:vm';
 import { Pool } from 'undici';
 import { type App, buildApp } from '../../src/app.js';
 import { type AppConfig, defaultConfig } from '../../src/config.js';
+import type { Answer } from './properties.js';
+import { type ClientRequest, requestAnswer } from './raw-client.js';
 
 /** The fuzz suite's run count and seed: fixed for CI; FUZZ_RUNS / FUZZ_SEED to go bigger or elsewhere locally. */
 export function fuzzSettings(ciRuns: number): { numRuns: number; seed: number } {
@@ -77,44 +79,12 @@ export async function startFuzzServer(overrides: Partial<AppConfig> = {}): Promi
 }
 
 /** One request as the fuzz suite sends it; `describe` is what a failure report shows instead of the bytes. */
-export interface FuzzRequest {
-  method: string;
-  path: string;
-  /** Header pairs, repeats allowed (undici sends each). */
-  headers: [string, string][];
-  body?: string | Buffer;
-}
+export type FuzzRequest = ClientRequest;
 
-export interface FuzzResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  /** At most `keptBytes` of the body (the rest is counted, not kept). */
-  body: Buffer;
-  bodyBytes: number;
-}
+export type FuzzResponse = Answer;
 
-const keptBytes = 1 << 20;
-
-export async function send(server: FuzzServer, request: FuzzRequest): Promise<FuzzResponse> {
-  const res = await server.client.request({
-    method: request.method,
-    path: request.path,
-    headers: request.headers.flat(),
-    body: request.body,
-  });
-  const chunks: Buffer[] = [];
-  let bodyBytes = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    if (bodyBytes < keptBytes) chunks.push(chunk);
-    bodyBytes += chunk.length;
-  }
-  return {
-    status: res.statusCode,
-    headers: res.headers,
-    body: Buffer.concat(chunks).subarray(0, keptBytes),
-    bodyBytes,
-  };
-}
+export const send = (server: FuzzServer, request: FuzzRequest): Promise<FuzzResponse> =>
+  requestAnswer(server.client, request);
 
 /** A short, printable account of a request for failure messages: method, path, headers, body head and size. */
 export function describeRequest(request: FuzzRequest): string {

@@ -1,9 +1,45 @@
 /**
- * A raw HTTP/1.1 exchange on its own socket, for requests no client library would send: write the bytes, read
- * one response (until its Content-Length or chunked end, or the connection's close, or a timeout).
+ * The fuzz suite's (and the soak's) two ways of asking: a request through an undici client, keeping at most
+ * the first MiB of the answer; and a raw HTTP/1.1 exchange on its own socket, for requests no client library
+ * would send: write the bytes, read one response (until its Content-Length or chunked end, or the
+ * connection's close, or a timeout).
  */
 import { connect } from 'node:net';
+import type { Dispatcher } from 'undici';
 import type { Answer } from './properties.js';
+
+/** One request for an HTTP client: header pairs, repeats allowed (undici sends each). */
+export interface ClientRequest {
+  method: string;
+  path: string;
+  headers: [string, string][];
+  body?: string | Buffer;
+}
+
+/** How much of an answer's body is kept: the rest is counted, not kept (a bloated error is still measured). */
+const keptBytes = 1 << 20;
+
+/** Sends the request through `client` and reads the whole answer, keeping at most `keptBytes` of its body. */
+export async function requestAnswer(client: Dispatcher, request: ClientRequest): Promise<Answer> {
+  const res = await client.request({
+    method: request.method,
+    path: request.path,
+    headers: request.headers.flat(),
+    body: request.body,
+  });
+  const chunks: Buffer[] = [];
+  let bodyBytes = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    if (bodyBytes < keptBytes) chunks.push(chunk);
+    bodyBytes += chunk.length;
+  }
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    body: Buffer.concat(chunks).subarray(0, keptBytes),
+    bodyBytes,
+  };
+}
 
 /** Writes the bytes and reads one response (until its Content-Length, or the connection's close). */
 export function exchange(
