@@ -14,21 +14,9 @@ import {
   softmaxVjp,
 } from '../../src/core/softmax.js';
 import { DBL_MIN, flat, type Worst, worstRatio, worstRelative } from '../support/compare.js';
-import { loadGolden } from '../support/golden.js';
+import { goldenSoftmax } from '../support/golden.js';
 
-interface SoftmaxCase {
-  name: string;
-  K: number;
-  logits: number[] | number[][];
-  probabilities: number[] | number[][];
-  log_softmax: number[] | number[][];
-  jacobian: number[][] | number[][][];
-  v: number[] | number[][];
-  vjp: number[] | number[][];
-  log_softmax_vjp: number[] | number[][];
-}
-
-const golden = loadGolden<{ cases: SoftmaxCase[]; batch_cases: SoftmaxCase[] }>('softmax.json');
+const golden = goldenSoftmax();
 const allCases = [
   ...golden.cases.map((c) => [`${c.name}`, c] as const),
   ...golden.batch_cases.map((c) => [`batch: ${c.name}`, c] as const),

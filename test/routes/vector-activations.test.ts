@@ -8,18 +8,9 @@ import type { App } from '../../src/app.js';
 import { activations } from '../../src/core/activations/index.js';
 import { buildTestApp, expectProblem, post } from '../support/app.js';
 import { DBL_MIN, worstRatio } from '../support/compare.js';
-import { loadGolden } from '../support/golden.js';
+import { goldenSoftmax } from '../support/golden.js';
 
-interface SoftmaxCase {
-  name: string;
-  K: number;
-  logits: number[] | number[][];
-  probabilities: number[] | number[][];
-  log_softmax: number[] | number[][];
-  v: number[] | number[][];
-  log_softmax_vjp: number[] | number[][];
-}
-const golden = loadGolden<{ cases: SoftmaxCase[]; batch_cases: SoftmaxCase[] }>('softmax.json');
+const golden = goldenSoftmax();
 const allCases = [...golden.cases, ...golden.batch_cases.map((c) => ({ ...c, name: `batch: ${c.name}` }))];
 
 const flat = (t: unknown): number[] => (Array.isArray(t) ? t.flatMap(flat) : [t as number]);

@@ -27,6 +27,22 @@ export interface GoldenActivation {
 export const goldenActivations = (): GoldenActivation[] =>
   loadGolden<{ activations: GoldenActivation[] }>('activations.json').activations;
 
+/** One row or batch of softmax.json: logits and, from mpmath, everything computed from them. */
+export interface GoldenSoftmaxCase {
+  name: string;
+  K: number;
+  logits: number[] | number[][];
+  probabilities: number[] | number[][];
+  log_softmax: number[] | number[][];
+  jacobian: number[][] | number[][][];
+  v: number[] | number[][];
+  vjp: number[] | number[][];
+  log_softmax_vjp: number[] | number[][];
+}
+
+export const goldenSoftmax = () =>
+  loadGolden<{ cases: GoldenSoftmaxCase[]; batch_cases: GoldenSoftmaxCase[] }>('softmax.json');
+
 const scratch = new DataView(new ArrayBuffer(8));
 
 /** The spacing of float64 numbers at x: 2^(e-52) for |x| in [2^e, 2^(e+1)), 2^-1074 below the normals. */
