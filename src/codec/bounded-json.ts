@@ -272,6 +272,56 @@ function stringError(bytes: Uint8Array, start: number, end: number, code: number
 const expected = (bytes: Uint8Array, start: number, i: number, end: number, what: string) =>
   fail(bytes, start, i, 'syntax', `expected ${what}, found ${describe(bytes, i, end)}`);
 
+// scanNumber's failures: what was expected, at numberFailureAt.
+const missingDigit = -1;
+const missingFractionDigit = -2;
+const missingExponentDigit = -3;
+let numberFailureAt = 0;
+
+/** Scans the number starting at i (a '-' or a digit): the index after it, or a failure code. */
+function scanNumber(bytes: Uint8Array, i: number, end: number): number {
+  if (bytes[i] === Char.Minus) i++;
+  if (i < end && bytes[i] === Char.Zero) i++;
+  else if (i < end && bytes[i] >= Char.One && bytes[i] <= Char.Nine) {
+    i++;
+    while (i < end && isDigit(bytes[i])) i++;
+  } else {
+    numberFailureAt = i;
+    return missingDigit;
+  }
+  if (i < end && bytes[i] === Char.Dot) {
+    i++;
+    if (!(i < end && isDigit(bytes[i]))) {
+      numberFailureAt = i;
+      return missingFractionDigit;
+    }
+    while (i < end && isDigit(bytes[i])) i++;
+  }
+  if (i < end && (bytes[i] | 0x20) === Char.LowerE) {
+    i++;
+    if (i < end && (bytes[i] === Char.Plus || bytes[i] === Char.Minus)) i++;
+    if (!(i < end && isDigit(bytes[i]))) {
+      numberFailureAt = i;
+      return missingExponentDigit;
+    }
+    while (i < end && isDigit(bytes[i])) i++;
+  }
+  return i;
+}
+
+const numberError = (bytes: Uint8Array, start: number, end: number, code: number) =>
+  expected(
+    bytes,
+    start,
+    numberFailureAt,
+    end,
+    code === missingDigit
+      ? 'a digit'
+      : code === missingFractionDigit
+        ? 'a digit after the decimal point'
+        : 'a digit in the exponent',
+  );
+
 const skipWhitespace = (bytes: Uint8Array, i: number, end: number): number => {
   while (i < end && isWhitespace(bytes[i])) i++;
   return i;
@@ -340,24 +390,18 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
         i = scanString(bytes, i, end);
         if (i < 0) return stringError(bytes, start, end, i, quoteAt);
       } else if (c === Char.Minus || isDigit(c)) {
-        if (c === Char.Minus) i++;
-        if (i < end && bytes[i] === Char.Zero) i++;
-        else if (i < end && bytes[i] >= Char.One && bytes[i] <= Char.Nine) {
-          while (i < end && isDigit(bytes[i])) i++;
-        } else return expected(bytes, start, i, end, 'a digit');
-        if (i < end && bytes[i] === Char.Dot) {
-          i++;
-          if (!(i < end && isDigit(bytes[i])))
-            return expected(bytes, start, i, end, 'a digit after the decimal point');
-          while (i < end && isDigit(bytes[i])) i++;
-        }
-        if (i < end && (bytes[i] | 0x20) === Char.LowerE) {
-          i++;
-          if (i < end && (bytes[i] === Char.Plus || bytes[i] === Char.Minus)) i++;
-          if (!(i < end && isDigit(bytes[i])))
-            return expected(bytes, start, i, end, 'a digit in the exponent');
-          while (i < end && isDigit(bytes[i])) i++;
-        }
+        i = scanNumber(bytes, i, end);
+        if (i < 0) return numberError(bytes, start, end, i);
+        // A tensor's row: numbers separated by bare commas. Scanned here without a trip through the states per
+        // number (what the states would do: after a value in an array, ',' then a value); anything else (space,
+        // ']', an error) leaves the loop where the states take over.
+        if (depth > 0 && isObjectAt[depth] === 0)
+          while (i + 1 < end && bytes[i] === Char.Comma) {
+            const next = bytes[i + 1];
+            if (next !== Char.Minus && !isDigit(next)) break;
+            i = scanNumber(bytes, i + 1, end);
+            if (i < 0) return numberError(bytes, start, end, i);
+          }
       } else if (c === Char.LowerT || c === Char.LowerF || c === Char.LowerN) {
         const word = c === Char.LowerT ? 'true' : c === Char.LowerF ? 'false' : 'null';
         for (let k = 0; k < word.length; k++, i++)

@@ -51,12 +51,22 @@ function parse(body: Uint8Array): ParseOutcome {
   return { packed };
 }
 
+/**
+ * The UTF-8 bytes of a reply's text, in a buffer of their own (transferable whatever its size): sized first and
+ * written in place, about half the time of Buffer.from(text), which encodes into a guess and copies.
+ */
+function utf8(text: string): Uint8Array {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+  bytes.write(text, 'utf8');
+  return bytes;
+}
+
 function run(job: Job, output: JobOutput): JobOutcome {
   try {
     const fields = runJob(job);
     if (output === 'fields') return { ok: true, fields };
     const encoded = encodeReply(fields, output);
-    const body = typeof encoded.body === 'string' ? Buffer.from(encoded.body, 'utf8') : encoded.body;
+    const body = typeof encoded.body === 'string' ? utf8(encoded.body) : encoded.body;
     // A Buffer this size owns its ArrayBuffer (only Buffers under 4 KiB share the allocation pool); a small one
     // is copied out so that the answer holds no view of the pool.
     const owned = body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);

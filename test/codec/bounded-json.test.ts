@@ -34,22 +34,42 @@ const jsonAlphabet = [
 ];
 const jsonChar = fc.constantFrom(...jsonAlphabet);
 
-/** A JSON text with a few random edits: mostly near-valid, so the scanner is tested where it matters. */
-const nearJson = fc
-  .tuple(
-    fc.json({ maxDepth: 4 }),
-    fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), jsonChar), { maxLength: 3 }),
-  )
-  .map(([text, edits]) => {
-    let out = text;
-    for (const [at, kind, char] of edits) {
-      const i = out.length ? at % (out.length + 1) : 0;
-      if (kind === 'insert') out = out.slice(0, i) + char + out.slice(i);
-      else if (kind === 'delete') out = out.slice(0, i) + out.slice(i + 1);
-      else out = out.slice(0, i) + char + out.slice(i + 1);
-    }
-    return out;
-  });
+/** A text with a few random edits: mostly near-valid, so the scanner is tested where it matters. */
+const edited = (texts: fc.Arbitrary<string>) =>
+  fc
+    .tuple(
+      texts,
+      fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), jsonChar), {
+        maxLength: 3,
+      }),
+    )
+    .map(([text, edits]) => {
+      let out = text;
+      for (const [at, kind, char] of edits) {
+        const i = out.length ? at % (out.length + 1) : 0;
+        if (kind === 'insert') out = out.slice(0, i) + char + out.slice(i);
+        else if (kind === 'delete') out = out.slice(0, i) + out.slice(i + 1);
+        else out = out.slice(0, i) + char + out.slice(i + 1);
+      }
+      return out;
+    });
+
+const nearJson = edited(fc.json({ maxDepth: 4 }));
+
+/** Tensors as clients send them (rows of numbers in every notation), edited: the scanner's fast path for rows. */
+const number = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => JSON.stringify(x)),
+  fc.integer().map(String),
+  fc.constantFrom('0', '-0', '1e5', '1E+2', '-2.5e-3', '0.0', '10'),
+);
+const nearTensor = edited(
+  fc.oneof(
+    fc.array(number, { maxLength: 8 }).map((row) => `[${row.join(',')}]`),
+    fc
+      .array(fc.array(number, { minLength: 1, maxLength: 4 }), { maxLength: 4 })
+      .map((rows) => `{"z":[${rows.map((row) => `[${row.join(',')}]`).join(',')}]}`),
+  ),
+);
 
 const randomText = fc.array(jsonChar, { maxLength: 30 }).map((chars) => chars.join(''));
 
@@ -64,6 +84,7 @@ describe('scanJson agrees with JSON.parse', () => {
         // The last variant renames a key to __proto__, so that the refusal of such keys meets syntax errors.
         fc.oneof(
           nearJson,
+          nearTensor,
           randomText,
           fc.json(),
           nearJson.map((t) => t.replace(/"[^"\\]*":/, '"__proto__":')),
