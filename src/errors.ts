@@ -123,11 +123,12 @@ export class PayloadTooLargeError extends ServiceError {
 
 /** 413 for a request or result tensor beyond MAX_ELEMENTS, checked before any work. */
 export class TooManyElementsError extends ServiceError {
-  constructor(what: string, count: number, limit: number) {
+  /** count undefined: more than the limit, refused before they were all counted (a body's array while parsing). */
+  constructor(what: string, count: number | undefined, limit: number) {
     super(
       413,
       'too-many-elements',
-      `${what} has ${count} numbers; at most ${limit} are allowed per tensor (MAX_ELEMENTS).`,
+      `${what} has ${count ?? `more than ${limit}`} numbers; at most ${limit} are allowed per tensor (MAX_ELEMENTS).`,
     );
     this.name = 'TooManyElementsError';
   }

@@ -9,9 +9,11 @@
  *
  * API:
  * - `jsonLimits`: the limits (documented in the README and the OpenAPI description).
- * - `scanJson(bytes, start, end)`: undefined when the bytes are one valid JSON text within the limits, else
- *   a JsonParseError saying what and where (byte offset, line and column).
- * - `parseJson(bytes, start, end)`: scanJson, then JSON.parse; throws the JsonParseError.
+ * - `scanJson(bytes, start, end, maxArrayItems)`: undefined when the bytes are one valid JSON text within the
+ *   limits, else a JsonParseError saying what and where (byte offset, line and column). maxArrayItems (the
+ *   service passes MAX_ELEMENTS) bounds the items of any one array: 16 million numbers in 32 MB of `0,` are
+ *   refused at the item past it, not built (~650 MB) and then counted.
+ * - `parseJson(bytes, start, end, maxArrayItems)`: scanJson, then JSON.parse; throws the JsonParseError.
  *
  * Choices where JSON leaves room: a leading UTF-8 byte order mark is skipped (as Fastify's parser does);
  * a key named `__proto__` or `constructor` (also when written with \u escapes) is refused anywhere, since
@@ -37,7 +39,11 @@ export const jsonLimits = {
   maxRank: 16,
 } as const;
 
-export type JsonLimit = Exclude<keyof typeof jsonLimits, 'maxRank'>;
+/** The limits a scan checks: the fixed ones, and the items of one array (given per scan). */
+export type JsonLimit = Exclude<keyof typeof jsonLimits, 'maxRank'> | 'maxArrayItems';
+
+/** The per-scan limit in words, as jsonLimitNames has the fixed ones. */
+export const arrayItemsLimitName = 'items in one array';
 
 /** The limits in words, for error messages and documentation: "nesting depth 32", ... */
 export const jsonLimitNames: Readonly<Record<keyof typeof jsonLimits, string>> = {
@@ -61,6 +67,8 @@ export class JsonParseError extends Error {
     readonly column: number,
     /** For kind 'limit', which limit. */
     readonly limit?: JsonLimit,
+    /** For maxArrayItems, the top-level key whose value holds the array (undefined: the body is the array). */
+    readonly field?: string,
   ) {
     super(`${reason} at line ${line}, column ${column} (byte ${offset})`);
     this.name = 'JsonParseError';
@@ -169,10 +177,11 @@ function isForbiddenKey(bytes: Uint8Array, from: number, to: number): string | u
   return undefined;
 }
 
-// The open containers, innermost last: whether each is an object, and its key count. Reused by every scan
-// (a scan runs to its end synchronously, so one per thread suffices).
+// The open containers, innermost last: whether each is an object, and its key count (an object) or item
+// count (an array). Reused by every scan (a scan runs to its end synchronously, so one per thread suffices).
 const isObjectAt = new Uint8Array(jsonLimits.maxDepth + 1);
 const keysAt = new Int32Array(jsonLimits.maxDepth + 1);
+const itemsAt = new Float64Array(jsonLimits.maxDepth + 1);
 
 // scanString's failures: negative codes, with the offending byte in stringFailureAt.
 const unterminated = -1;
@@ -309,6 +318,34 @@ function scanNumber(bytes: Uint8Array, i: number, end: number): number {
   return i;
 }
 
+/** The refusal of an array's item past maxArrayItems, at i, naming the top-level key (its quote at fieldAt). */
+function tooManyItems(
+  bytes: Uint8Array,
+  start: number,
+  i: number,
+  end: number,
+  fieldAt: number,
+  max: number,
+) {
+  const problem = fail(
+    bytes,
+    start,
+    i,
+    'limit',
+    `more than ${max.toLocaleString('en')} items in one array (the limit of ${arrayItemsLimitName})`,
+    'maxArrayItems',
+  );
+  if (fieldAt < 0) return problem;
+  // The key was scanned already: a valid JSON string, short (maxStringBytes).
+  const field = JSON.parse(
+    Buffer.from(bytes.buffer, bytes.byteOffset + fieldAt, scanString(bytes, fieldAt, end) - fieldAt).toString(
+      'utf8',
+    ),
+  ) as string;
+  const { kind, reason, offset, line, column, limit } = problem;
+  return new JsonParseError(kind, reason, offset, line, column, limit, field);
+}
+
 const numberError = (bytes: Uint8Array, start: number, end: number, code: number) =>
   expected(
     bytes,
@@ -337,23 +374,45 @@ const valueState = 0;
 const keyState = 1;
 const afterValueState = 2;
 
+/** Whether c can start a JSON value (the scanner then counts it as an item of the array it is in). */
+const startsValue = (c: number) =>
+  c === Char.OpenBracket ||
+  c === Char.OpenBrace ||
+  c === Char.Quote ||
+  c === Char.Minus ||
+  isDigit(c) ||
+  c === Char.LowerT ||
+  c === Char.LowerF ||
+  c === Char.LowerN;
+
 /**
  * Checks that bytes[start, end) is one JSON text (RFC 8259: exactly what JSON.parse accepts once decoded as
- * UTF-8) within jsonLimits. Returns undefined when it is, else the first problem met, at its byte.
+ * UTF-8) within jsonLimits and with at most maxArrayItems items in any one array. Returns undefined when it
+ * is, else the first problem met, at its byte.
  */
-export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): JsonParseError | undefined {
+export function scanJson(
+  bytes: Uint8Array,
+  start = 0,
+  end = bytes.length,
+  maxArrayItems = Number.POSITIVE_INFINITY,
+): JsonParseError | undefined {
   const { maxDepth, maxContainers, maxKeysPerObject, maxKeys } = jsonLimits;
   let i = afterByteOrderMark(bytes, start, end);
   let depth = 0;
   let containers = 0;
   // The opening quote of the first __proto__ or constructor key, or -1.
   let forbiddenKeyAt = -1;
+  // The opening quote of the current top-level key (the field an array is in), or -1.
+  let fieldAt = -1;
   let totalKeys = 0;
   let state = valueState;
   for (;;) {
     i = skipWhitespace(bytes, i, end);
     if (state === valueState) {
       const c = i < end ? bytes[i] : -1;
+      // An item of an array (counted once it starts like a value: a stray byte there is a syntax error).
+      if (depth > 0 && isObjectAt[depth] === 0 && startsValue(c) && ++itemsAt[depth] > maxArrayItems)
+        return tooManyItems(bytes, start, i, end, fieldAt, maxArrayItems);
       if (c === Char.OpenBracket || c === Char.OpenBrace) {
         if (depth === maxDepth)
           return fail(
@@ -378,6 +437,7 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
         const object = c === Char.OpenBrace;
         isObjectAt[depth] = object ? 1 : 0;
         keysAt[depth] = 0;
+        itemsAt[depth] = 0;
         if (i < end && bytes[i] === (object ? Char.CloseBrace : Char.CloseBracket)) {
           i++;
           depth--;
@@ -399,6 +459,8 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
           while (i + 1 < end && bytes[i] === Char.Comma) {
             const next = bytes[i + 1];
             if (next !== Char.Minus && !isDigit(next)) break;
+            if (++itemsAt[depth] > maxArrayItems)
+              return tooManyItems(bytes, start, i + 1, end, fieldAt, maxArrayItems);
             i = scanNumber(bytes, i + 1, end);
             if (i < 0) return numberError(bytes, start, end, i);
           }
@@ -447,6 +509,7 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
           'maxKeys',
         );
       const quoteAt = i;
+      if (depth === 1) fieldAt = quoteAt;
       i = scanString(bytes, i, end);
       if (i < 0) return stringError(bytes, start, end, i, quoteAt);
       // Reported once the text is known to be JSON: malformed text is a syntax error, whatever its keys.
@@ -479,8 +542,13 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
 }
 
 /** scanJson, then JSON.parse of the decoded text: the value, or a JsonParseError (thrown). */
-export function parseJson(bytes: Uint8Array, start = 0, end = bytes.length): unknown {
-  const problem = scanJson(bytes, start, end);
+export function parseJson(
+  bytes: Uint8Array,
+  start = 0,
+  end = bytes.length,
+  maxArrayItems = Number.POSITIVE_INFINITY,
+): unknown {
+  const problem = scanJson(bytes, start, end, maxArrayItems);
   if (problem) throw problem;
   const from = afterByteOrderMark(bytes, start, end);
   return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + from, end - from).toString('utf8'));

@@ -23,7 +23,7 @@ import {
   headerLengthHeader,
   parseBinaryBody,
 } from '../codec/binary-tensor.js';
-import { parseJson } from '../codec/bounded-json.js';
+import { JsonParseError, parseJson } from '../codec/bounded-json.js';
 import { PackedTensor } from '../core/tensor.js';
 import { InvalidRequestError, ServiceError, TooManyElementsError } from '../errors.js';
 import { type ReplyFormat, tensorMediaType } from '../serialize/reply.js';
@@ -114,17 +114,28 @@ function decodeBinaryRequest(body: Buffer, headerLength: unknown, maxElements: n
   return header;
 }
 
-/** A JSON body parsed here, on the event loop; an empty one is Fastify's error, as without this parser. */
-function parseOnEventLoop(body: Buffer, done: (error: Error | null, value?: unknown) => void): void {
+/**
+ * A JSON body parsed here, on the event loop; an empty one is Fastify's error, as without this parser. An array
+ * of more than maxElements items is refused by the scan before parsing, as the tensor it would be.
+ */
+function parseOnEventLoop(
+  body: Buffer,
+  maxElements: number,
+  done: (error: Error | null, value?: unknown) => void,
+): void {
   if (body.length === 0) {
     done(new ServiceError(400, 'malformed-json', 'The body is empty: send a JSON object.'));
     return;
   }
   let value: unknown;
   try {
-    value = parseJson(body);
+    value = parseJson(body, 0, body.length, maxElements);
   } catch (error) {
-    done(error as Error);
+    done(
+      error instanceof JsonParseError && error.limit === 'maxArrayItems'
+        ? new TooManyElementsError(error.field ?? 'The body', undefined, maxElements)
+        : (error as Error),
+    );
     return;
   }
   done(null, value);
@@ -192,9 +203,9 @@ export default fp(
     // Callback style, not async: small bodies (nearly all) are parsed at once, no promise.
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, raw, done) => {
       const body = raw as Buffer;
-      if (body.length < offloadBytes) return parseOnEventLoop(body, done);
-      pool.parseJson(body).then((parsed) => {
-        if ('fallback' in parsed) return parseOnEventLoop(parsed.fallback, done);
+      if (body.length < offloadBytes) return parseOnEventLoop(body, maxElements, done);
+      pool.parseJson(body, maxElements).then((parsed) => {
+        if ('fallback' in parsed) return parseOnEventLoop(parsed.fallback, maxElements, done);
         const { keys, values, tensors } = parsed.packed;
         const out: Body = {};
         const packed = new Map<string, PackedTensor>();

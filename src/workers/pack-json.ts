@@ -52,10 +52,11 @@ function packTensor(name: string, value: unknown[]): PackedJsonTensor | undefine
   return { name, data, rows: value.length, cols, batched: true };
 }
 
-export function packJson(body: Uint8Array): PackedJson | undefined {
+/** maxArrayItems: the most items of any one array (MAX_ELEMENTS), checked by the scan before parsing. */
+export function packJson(body: Uint8Array, maxArrayItems = Number.POSITIVE_INFINITY): PackedJson | undefined {
   let parsed: unknown;
   try {
-    parsed = parseJson(body);
+    parsed = parseJson(body, 0, body.length, maxArrayItems);
   } catch {
     return undefined;
   }

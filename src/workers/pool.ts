@@ -107,9 +107,18 @@ export class OffloadPool {
     return outcome;
   }
 
-  /** Parses a JSON body in the pool (the body is transferred); fallback: parse it on the event loop. */
-  async parseJson(body: Buffer): Promise<{ packed: PackedJson } | { fallback: Buffer }> {
-    const outcome = (await this.runTask({ kind: 'parse-json', body }, transferable([body]))) as ParseOutcome;
+  /**
+   * Parses a JSON body in the pool (the body is transferred), no array holding more than maxArrayItems;
+   * fallback: parse it on the event loop.
+   */
+  async parseJson(
+    body: Buffer,
+    maxArrayItems: number,
+  ): Promise<{ packed: PackedJson } | { fallback: Buffer }> {
+    const outcome = (await this.runTask(
+      { kind: 'parse-json', body, maxArrayItems },
+      transferable([body]),
+    )) as ParseOutcome;
     if ('packed' in outcome) return outcome;
     const bytes = outcome.fallback;
     return { fallback: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };

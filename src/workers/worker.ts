@@ -18,7 +18,7 @@ export type JobOutput = ReplyFormat | 'fields';
 
 export type Task =
   | { readonly kind: 'job'; readonly job: Job; readonly output: JobOutput }
-  | { readonly kind: 'parse-json'; readonly body: Uint8Array };
+  | { readonly kind: 'parse-json'; readonly body: Uint8Array; readonly maxArrayItems: number };
 
 export type JobOutcome =
   | { readonly ok: true; readonly body: Uint8Array; readonly headerLength?: number }
@@ -43,8 +43,8 @@ function nestsAtMost(value: unknown, limit: number): boolean {
   return true;
 }
 
-function parse(body: Uint8Array): ParseOutcome {
-  const packed = packJson(body);
+function parse(body: Uint8Array, maxArrayItems: number): ParseOutcome {
+  const packed = packJson(body, maxArrayItems);
   // What would not come back as plain, shallow data is parsed on the event loop instead, with the errors
   // (and limits) of a small body.
   if (!packed || !nestsAtMost(packed.values, maxValueDepth)) return { fallback: body };
@@ -80,5 +80,5 @@ function run(job: Job, output: JobOutput): JobOutcome {
 }
 
 export default function handle(task: Task): JobOutcome | ParseOutcome {
-  return task.kind === 'parse-json' ? parse(task.body) : run(task.job, task.output);
+  return task.kind === 'parse-json' ? parse(task.body, task.maxArrayItems) : run(task.job, task.output);
 }

@@ -239,6 +239,59 @@ describe('scanJson limits', () => {
   });
 });
 
+describe('the items of one array (maxArrayItems, the service passes MAX_ELEMENTS)', () => {
+  const scanWith = (text: string, max: number) =>
+    scanJson(Buffer.from(text), 0, Buffer.byteLength(text), max);
+
+  it('refuses the item past the limit, at its byte, naming the top-level key that holds the array', () => {
+    expect(scanWith('[1,2,3]', 3)).toBeUndefined();
+    expect(scanWith('[1,2,3]', 2)).toMatchObject({ kind: 'limit', limit: 'maxArrayItems', offset: 5 });
+    expect(scanWith('[1,2,3]', 2)?.field).toBeUndefined();
+    // Rows within the limit, a row beyond it: the key is the field the tensor is in.
+    expect(scanWith('{"a":1,"z":[[1,2],[3,4]]}', 2)).toBeUndefined();
+    expect(scanWith('{"a":1,"z":[[1,2],[3,4,5]]}', 2)).toMatchObject({ limit: 'maxArrayItems', field: 'z' });
+    expect(scanWith('{"z":[[1],[2],[3]]}', 2)).toMatchObject({
+      limit: 'maxArrayItems',
+      field: 'z',
+      offset: 14,
+    });
+    // With spaces (the scanner's states) as without (its fast path for rows), and every kind of item.
+    expect(scanWith('{"z" : [ 1 , 2 , 3 ] }', 2)).toMatchObject({ field: 'z', offset: 17 });
+    expect(scanWith('{"\u007a":["a",true,null]}', 2)).toMatchObject({ field: 'z' });
+    expect(scanWith('{"z":[1,2,3]}', 2)?.message).toBe(
+      'more than 2 items in one array (the limit of items in one array) at line 1, column 11 (byte 10)',
+    );
+    // Keys are not items; an empty array has none; a syntax error before the item past the limit comes first.
+    expect(scanWith('{"a":1,"b":2,"c":3}', 2)).toBeUndefined();
+    expect(scanWith('[[],[],[]]', 3)).toBeUndefined();
+    expect(scanWith('[1,2,]', 2)).toMatchObject({ kind: 'syntax' });
+  });
+
+  it('refuses exactly the texts whose largest array has more items than the limit', () => {
+    const largestArray = (value: unknown): number => {
+      if (value === null || typeof value !== 'object') return 0;
+      const children = Object.values(value).map(largestArray);
+      return Math.max(Array.isArray(value) ? value.length : 0, ...children);
+    };
+    fc.assert(
+      fc.property(fc.oneof(fc.json(), nearTensor), fc.nat(6), (text, max) => {
+        fc.pre(jsonParseAccepts(Buffer.from(text)) && !hasForbiddenKey(text));
+        const problem = scanWith(text, max);
+        expect(problem?.limit === 'maxArrayItems', text).toBe(largestArray(JSON.parse(text)) > max);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('parseJson refuses before parsing: 2 million items with a limit of a million', () => {
+    const body = Buffer.from(`{"z":[${'0,'.repeat(1_999_999)}0]}`);
+    expect(() => parseJson(body, 0, body.length, 1_000_000)).toThrow(
+      /more than 1,000,000 items in one array/,
+    );
+    expect((parseJson(body) as { z: number[] }).z).toHaveLength(2_000_000);
+  });
+});
+
 describe('the limits as documented', () => {
   it('the README table states every limit with its value', async () => {
     const { readFile } = await import('node:fs/promises');

@@ -7,6 +7,7 @@
  * Retry-After for a timeout or a full queue, 500 for a task whose thread failed, and the next request
  * answered normally.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -133,6 +134,49 @@ describe('the queue serves what it can hold', () => {
     expect(jacobian[9][99]).toHaveLength(100);
     expect(app?.offload.stats).toMatchObject({ busy: 0, queued: 0 });
   });
+});
+
+describe('an array of more items than MAX_ELEMENTS is refused before it is built', () => {
+  // 16 million numbers in 32 MB of `0,`: JSON.parse built them (~650 MB in the worker) before the 413.
+  const body = Buffer.from(`{"z":[${'0,'.repeat(15_999_999)}0]}`);
+  /** The process's peak resident set since the last reset, in bytes (Linux: VmHWM, reset through clear_refs). */
+  const peakRss = () =>
+    Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) * 1024;
+  const resetPeakRss = () => writeFileSync('/proc/self/clear_refs', '5');
+
+  it.each([
+    ['in the worker pool', {}],
+    ['on the event loop (OFFLOAD_THRESHOLD=0)', { threshold: 0 }],
+  ])(
+    '%s: 413 too-many-elements naming z, and the process grows by far less than the numbers would take',
+    async (_, offload) => {
+      const base = await listen(offload);
+      // Warm up (the pool's thread, with a body padded past the offload threshold; code) so that the peak
+      // measures this request alone.
+      const warmUp = await post(`${base}/v1/activations/sigmoid/forward`, `{"z":[1]}${' '.repeat(900_000)}`);
+      expect(warmUp.status).toBe(200);
+      const before = process.memoryUsage.rss();
+      resetPeakRss();
+      const res = await fetch(`${base}/v1/activations/sigmoid/forward`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        signal: AbortSignal.timeout(60_000),
+      });
+      const text = await res.text();
+      const grown = peakRss() - before;
+      expect(res.status, text.slice(0, 300)).toBe(413);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(JSON.parse(text)).toMatchObject({
+        type: 'urn:gradient-service:problem:too-many-elements',
+        detail: 'z has more than 1000000 numbers; at most 1000000 are allowed per tensor (MAX_ELEMENTS).',
+      });
+      // The body itself is held a few times over (the client's, the server's chunks and their concatenation:
+      // ~100 MB); the 16 million numbers parsed were ~650 MB more.
+      expect(grown, `the process grew by ${(grown / 1e6).toFixed(0)} MB at its peak`).toBeLessThan(200e6);
+    },
+    120_000,
+  );
 });
 
 describe('pool failures as HTTP answers (a handler that misbehaves on request)', () => {

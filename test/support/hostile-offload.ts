@@ -23,5 +23,5 @@ export default async function handle(task: Task): Promise<unknown> {
       await new Promise((resolve) => setTimeout(resolve, ms));
       break;
   }
-  return handleReal({ kind: 'parse-json', body: Buffer.from(JSON.stringify(rest)) });
+  return handleReal({ ...task, body: Buffer.from(JSON.stringify(rest)) });
 }
