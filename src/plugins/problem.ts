@@ -246,9 +246,14 @@ export const isV2Path = (path: string): boolean => path === '/v2' || path.starts
 // path's surface too.
 const absoluteFormPrefix = /^https?:\/\/[^/?#]+/i;
 
-/** The path of a request target, without its query; of an absolute-form target, the path after the authority. */
+/**
+ * The path of a request target as the router takes it: up to a '?' or a '#' (a fragment has no place in a
+ * request line, but find-my-way ends the path there too); of an absolute-form target, the path after the
+ * authority.
+ */
 export const pathOf = (url: string): string => {
-  const path = url.split('?')[0];
+  const end = url.search(/[?#]/);
+  const path = end === -1 ? url : url.slice(0, end);
   if (path.charCodeAt(0) === 0x2f) return path; // '/': origin-form, every ordinary request
   const prefix = absoluteFormPrefix.exec(path);
   return prefix === null ? path : path.slice(prefix[0].length) || '/';

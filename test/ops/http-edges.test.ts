@@ -231,6 +231,22 @@ describe('malformed HTTP, answered on the raw socket', () => {
     await stillAnswers();
   });
 
+  it('a # in the target ends the path, for the router and for the error surface alike', async () => {
+    // The router takes /v2#x as /v2 (GET only): a PATCH is its 405 as { error }, not a 404 problem.
+    const patch = await exchange(port, 'PATCH /v2#x HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n');
+    expect(expectRawV2Error(patch, 405)).toContain('/v2');
+    expect(patch[0].headers.allow).toMatch(/GET/);
+    const problem = expectRawProblem(
+      await exchange(
+        port,
+        'POST /healthz#x HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      ),
+      405,
+      'method-not-allowed',
+    );
+    expect(problem.instance).toBe('/healthz');
+  });
+
   it('a bare LF or a NUL in a header: 400 problem, the server unharmed', async () => {
     expectRawProblem(
       await exchange(port, 'GET /healthz HTTP/1.1\r\nHost: test\r\nX-A: \0\r\n\r\n'),
