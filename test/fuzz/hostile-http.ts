@@ -100,7 +100,8 @@ export const pathChange = fc.constantFrom(
   (p: string) => `${p}/..`,
   (p: string) => `${p}/x`,
   (p: string) => `/${p}`,
-  (p: string) => p.toUpperCase(),
+  // ASCII letters only: 'ÿ'.toUpperCase() is U+0178, which no client can put in a request line.
+  (p: string) => p.replace(/[a-z]/g, (c) => c.toUpperCase()),
   (p: string) => p.replace(/^\/v([12])/, '/%76$1'),
   (p: string) => p.replace(/^\/v([12])/, '/v$1/../v$1'),
   (p: string) => p.replace(/\//g, '//'),
