@@ -1,10 +1,13 @@
 /** Child servers and autocannon runs for the HTTP benchmarks. */
 import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type Result } from 'autocannon';
 
 export interface Server {
   readonly url: string;
+  /** The server's process, whose CPU time a load accounts per request. */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -23,6 +26,7 @@ export function startServer(name: 'service' | 'echo', env: Record<string, string
       child.removeAllListeners('exit');
       resolve({
         url: `http://127.0.0.1:${message.port}`,
+        pid: child.pid,
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
@@ -42,6 +46,8 @@ export interface Load {
   readonly seconds: number;
   /** Paces the requests at this rate over all connections (default: as fast as replies come). */
   readonly rate?: number;
+  /** The serving process: its CPU time (all threads) during the run is reported per request. */
+  readonly pid?: number;
 }
 
 export interface Stats {
@@ -60,6 +66,12 @@ export interface Stats {
    * ("ECONNRESET": 3, "request timed out": 1); empty when nothing failed.
    */
   readonly failed: Readonly<Record<string, number>>;
+  /**
+   * The server's CPU time (user + system, all its threads) per completed request, in microseconds, when the
+   * load named its pid. On a machine shared with other work this moves far less than requests per second:
+   * the client's and other processes' share of the cores does not enter it.
+   */
+  readonly cpuUsPerRequest?: number;
 }
 
 /** Adds b's counts to a's. */
@@ -88,8 +100,24 @@ export function failuresCell(...stats: readonly (Pick<Stats, 'failures'> & { fai
   return what ? `${count} (${what})` : String(count);
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
+const ticksPerSecond = 100;
+
+/** A process's user + system CPU time so far in microseconds (Linux /proc), or undefined elsewhere. */
+function cpuTimeUs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function cannon(load: Load): Promise<Stats> {
   const errors: Record<string, number> = {};
+  const cpuBefore = cpuTimeUs(load.pid);
   const result = await new Promise<Result>((resolve, reject) => {
     const run = autocannon(
       {
@@ -118,6 +146,7 @@ export async function cannon(load: Load): Promise<Stats> {
     if (count > 0 && !code.startsWith('2')) failed[code] = count;
   addCounts(failed, errors);
   const requests = result.requests.total - result.non2xx;
+  const cpuAfter = cpuTimeUs(load.pid);
   return {
     rps: requests / result.duration,
     mbps: result.throughput.total / result.duration / 1e6,
@@ -127,6 +156,9 @@ export async function cannon(load: Load): Promise<Stats> {
     requests,
     failures: result.non2xx + result.errors,
     failed,
+    ...(cpuBefore !== undefined && cpuAfter !== undefined && requests > 0
+      ? { cpuUsPerRequest: (cpuAfter - cpuBefore) / requests }
+      : {}),
   };
 }
 
@@ -158,6 +190,9 @@ export function summarize(rounds: readonly Stats[]): Summary {
     requests: rounds.reduce((n, r) => n + r.requests, 0),
     failures: rounds.reduce((n, r) => n + r.failures, 0),
     failed: rounds.reduce((all, r) => addCounts(all, r.failed), {}),
+    ...(rounds.every((r) => r.cpuUsPerRequest !== undefined)
+      ? { cpuUsPerRequest: median(rounds.map((r) => r.cpuUsPerRequest as number)) }
+      : {}),
     rounds,
     noise: spread(rounds.map((r) => r.rps)),
   };

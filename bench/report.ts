@@ -34,13 +34,14 @@ export function markdown(results: Results): string {
         '',
       );
     out.push(
-      '| case | elements | service req/s | echo req/s | service/echo | peer req/s | service/peer | service MB/s | service p50 / p99 ms | echo p50 / p99 ms | noise (service, echo) | failed |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| case | elements | service req/s | echo req/s | service/echo | peer req/s | service/peer | server CPU us/request: service / echo / peer | service/echo by CPU | service MB/s | service p50 / p99 ms | echo p50 / p99 ms | noise (service, echo) | failed |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const r of results.http)
       out.push(
         `| ${r.case} | ${r.elements} | ${f(r.service.rps)} | ${f(r.echo.rps)} | ${f(r.ratio, 3)} | ${f(r.peer?.rps)} | ` +
-          `${r.peerRatio === undefined ? '' : `${f(r.peerRatio, 2)}x`} | ${f(r.service.mbps)} | ` +
+          `${r.peerRatio === undefined ? '' : `${f(r.peerRatio, 2)}x`} | ` +
+          `${[r.service, r.echo, ...(r.peer ? [r.peer] : [])].map((x) => f(x.cpuUsPerRequest, 1)).join(' / ')} | ${f(r.cpuRatio, 3)} | ${f(r.service.mbps)} | ` +
           `${f(r.service.p50)} / ${f(r.service.p99)} | ${f(r.echo.p50)} / ${f(r.echo.p99)} | ${pct(r.service.noise)}, ${pct(r.echo.noise)} | ` +
           `${failuresCell(r.service, r.echo, ...(r.peer ? [r.peer] : []))} |`,
       );

@@ -102,6 +102,8 @@ export interface HttpRow {
   readonly peer?: Summary;
   /** service / peer requests per second. */
   readonly peerRatio?: number;
+  /** echo / service server CPU time per request: the service/echo ratio a core to itself would give. */
+  readonly cpuRatio?: number;
 }
 
 /** The cases the peer mirrors and the issue sets targets for: forward and derivative at 16 and 100,000. */
@@ -128,10 +130,10 @@ async function serviceVsEcho(service: Server, echo: Server, peer: Server | undef
     const base = { body: c.json, headers: jsonHeaders, connections: connectionsFor(c.elements) };
     const seconds = plan.seconds(Math.max(c.elements, c.replyElements));
     const loads = [
-      { ...base, url: `${service.url}${c.path}`, seconds },
-      { ...base, url: `${echo.url}/echo/${c.op}`, seconds },
+      { ...base, url: `${service.url}${c.path}`, seconds, pid: service.pid },
+      { ...base, url: `${echo.url}/echo/${c.op}`, seconds, pid: echo.pid },
     ];
-    if (peer && peerMeasures(c)) loads.push({ ...base, url: `${peer.url}${c.path}`, seconds });
+    if (peer && peerMeasures(c)) loads.push({ ...base, url: `${peer.url}${c.path}`, seconds, pid: peer.pid });
     const [s, e, p] = await alternate(loads, plan.rounds, plan.warmup);
     rows.push({
       case: c.id,
@@ -140,9 +142,13 @@ async function serviceVsEcho(service: Server, echo: Server, peer: Server | undef
       echo: e,
       ratio: s.rps / e.rps,
       ...(p ? { peer: p, peerRatio: s.rps / p.rps } : {}),
+      ...(s.cpuUsPerRequest && e.cpuUsPerRequest ? { cpuRatio: e.cpuUsPerRequest / s.cpuUsPerRequest } : {}),
     });
     log(
       `  ${c.id}: service ${s.rps.toFixed(1)} req/s, echo ${e.rps.toFixed(1)} req/s, ratio ${(s.rps / e.rps).toFixed(3)}` +
+        (s.cpuUsPerRequest && e.cpuUsPerRequest
+          ? ` (server CPU per request ${s.cpuUsPerRequest.toFixed(1)} / ${e.cpuUsPerRequest.toFixed(1)} us, ratio ${(e.cpuUsPerRequest / s.cpuUsPerRequest).toFixed(3)})`
+          : '') +
         (p ? `; peer ${p.rps.toFixed(1)} req/s, service/peer ${(s.rps / p.rps).toFixed(2)}` : '') +
         `; failed: service ${failuresCell(s)}, echo ${failuresCell(e)}${p ? `, peer ${failuresCell(p)}` : ''}`,
     );

@@ -53,6 +53,7 @@ export function startPeer(): Promise<Server> {
       const { port } = JSON.parse(line) as { port: number };
       resolve({
         url: `http://127.0.0.1:${port}`,
+        pid: child.pid,
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
