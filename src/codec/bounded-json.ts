@@ -396,8 +396,36 @@ export function scanJson(
   end = bytes.length,
   maxArrayItems = Number.POSITIVE_INFINITY,
 ): JsonParseError | undefined {
+  return scan(bytes, start, end, maxArrayItems, false);
+}
+
+/** The index of the next byte c in view at or after from, or end when there is none before end (memchr). */
+function nextIndex(view: Buffer, c: number, from: number, end: number): number {
+  const at = view.indexOf(c, from);
+  return at < 0 || at >= end ? end : at;
+}
+
+/**
+ * scanJson, and with skipRows, a scan that proves the limits without checking every number: a run of an
+ * array's items that holds no array, object or string (a tensor's row: numbers and commas up to its ']', found
+ * with memchr) is skipped whole, its items counted at most (bytes + 1) / 2. Whatever JSON.parse would build from
+ * such a run is numbers and literals within that count, so the limits hold for it; but a malformed number in
+ * it goes unseen: only a text JSON.parse then accepts is known valid (parseJson rescans the others).
+ */
+function scan(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  maxArrayItems: number,
+  skipRows: boolean,
+): JsonParseError | undefined {
   const { maxDepth, maxContainers, maxKeysPerObject, maxKeys } = jsonLimits;
   let i = afterByteOrderMark(bytes, start, end);
+  const view = skipRows ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined;
+  // With skipRows, the next '[', '{' and '"' (each searched again once passed).
+  let nextOpenBracketAt = -1;
+  let nextOpenBraceAt = -1;
+  let nextQuoteAt = -1;
   let depth = 0;
   let containers = 0;
   // The opening quote of the first __proto__ or constructor key, or -1.
@@ -450,6 +478,26 @@ export function scanJson(
         i = scanString(bytes, i, end);
         if (i < 0) return stringError(bytes, start, end, i, quoteAt);
       } else if (c === Char.Minus || isDigit(c)) {
+        if (view && depth > 0 && isObjectAt[depth] === 0) {
+          const closeAt = nextIndex(view, Char.CloseBracket, i, end);
+          if (nextOpenBracketAt < i) nextOpenBracketAt = nextIndex(view, Char.OpenBracket, i, end);
+          if (nextOpenBraceAt < i) nextOpenBraceAt = nextIndex(view, Char.OpenBrace, i, end);
+          if (nextQuoteAt < i) nextQuoteAt = nextIndex(view, Char.Quote, i, end);
+          // This item and the rest of the array up to closeAt, one byte each at least and commas between.
+          const mostItems = (closeAt - i + 1) >> 1;
+          if (
+            closeAt < end &&
+            closeAt < nextOpenBracketAt &&
+            closeAt < nextOpenBraceAt &&
+            closeAt < nextQuoteAt &&
+            itemsAt[depth] - 1 + mostItems <= maxArrayItems
+          ) {
+            itemsAt[depth] += mostItems - 1;
+            i = closeAt;
+            state = afterValueState;
+            continue;
+          }
+        }
         i = scanNumber(bytes, i, end);
         if (i < 0) return numberError(bytes, start, end, i);
         // A tensor's row: numbers separated by bare commas. Scanned here without a trip through the states per
@@ -541,6 +589,12 @@ export function scanJson(
   }
 }
 
+/**
+ * Bodies from this size on are scanned skipping their rows (see scan): below, a few memchr calls per row cost
+ * more than the digits they skip.
+ */
+const skipRowsFrom = 65_536;
+
 /** scanJson, then JSON.parse of the decoded text: the value, or a JsonParseError (thrown). */
 export function parseJson(
   bytes: Uint8Array,
@@ -548,8 +602,17 @@ export function parseJson(
   end = bytes.length,
   maxArrayItems = Number.POSITIVE_INFINITY,
 ): unknown {
-  const problem = scanJson(bytes, start, end, maxArrayItems);
-  if (problem) throw problem;
+  // A large body's rows are skipped by the limit scan (memchr instead of a JS loop over every digit) and their
+  // numbers checked by JSON.parse itself; a text either refuses is scanned in full, for the first problem.
+  const skipRows = end - start >= skipRowsFrom;
+  const problem = scan(bytes, start, end, maxArrayItems, skipRows);
+  if (problem) throw (skipRows && scanJson(bytes, start, end, maxArrayItems)) || problem;
   const from = afterByteOrderMark(bytes, start, end);
-  return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + from, end - from).toString('utf8'));
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset + from, end - from).toString('utf8');
+  if (!skipRows) return JSON.parse(text);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw scanJson(bytes, start, end, maxArrayItems) ?? error;
+  }
 }

@@ -125,6 +125,30 @@ describe('scanJson agrees with JSON.parse', () => {
     );
   });
 
+  it('parseJson of a large body (rows skipped by the limit scan) answers as scanJson then JSON.parse', () => {
+    // Padded past 64 KiB with trailing spaces (JSON allows them; no offset moves): parseJson then skips rows.
+    fc.assert(
+      fc.property(fc.oneof(nearTensor, nearJson, randomText), fc.option(fc.nat(6)), (text, max) => {
+        const bytes = Buffer.from(text.padEnd(70_000, ' '), 'utf8');
+        const limit = max ?? Number.POSITIVE_INFINITY;
+        const problem = scanJson(bytes, 0, bytes.length, limit);
+        let thrown: unknown;
+        let value: unknown;
+        try {
+          value = parseJson(bytes, 0, bytes.length, limit);
+        } catch (error) {
+          thrown = error;
+        }
+        if (problem) expect((thrown as JsonParseError)?.message, text).toBe(problem.message);
+        else {
+          expect(thrown, text).toBeUndefined();
+          expect(value).toEqual(JSON.parse(bytes.toString('utf8').replace(/^\ufeff/, '')));
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('never reads past end (a binary body: the JSON header is followed by other bytes)', () => {
     const body = Buffer.from('{"a":"\\u00' + '41"}');
     expect(scanJson(body, 0, 10)?.kind).toBe('syntax');
