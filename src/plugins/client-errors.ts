@@ -93,6 +93,12 @@ export function clientErrorHandler(this: FastifyInstance, connectionError: Error
   // lingering (its body being discarded) gets no second status line: the socket is just closed.
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   const isHttpError = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code?.startsWith('HPE_') === true;
+  if (isHttpError && socket.writable && inFlight?.headersSent && !isLingering(socket)) {
+    // The answer to the request whose body broke the parser has begun (a document sent from memory, say):
+    // destroying the socket now drops whatever of it is still buffered, and the client gets nothing at all.
+    closeWhenAnswered(inFlight, socket);
+    return;
+  }
   if (!isHttpError || !socket.writable || inFlight?.headersSent || isLingering(socket)) {
     socket.destroy(error);
     return;
@@ -107,6 +113,21 @@ export function clientErrorHandler(this: FastifyInstance, connectionError: Error
     'request rejected',
   );
   writeRawError(socket, problem, path, requestId);
+}
+
+/** How long a begun answer may take to finish on a connection whose parser failed. */
+const begunAnswerGraceMs = 5000;
+
+/**
+ * Lets a begun answer finish, then closes the connection (the parser cannot go on with it): gracefully, so
+ * that the kernel still sends what was written; destroyed if the answer has not finished within the grace.
+ */
+function closeWhenAnswered(response: ServerResponse, socket: Socket): void {
+  const grace = setTimeout(() => socket.destroy(), begunAnswerGraceMs);
+  grace.unref();
+  socket.once('close', () => clearTimeout(grace));
+  if (response.writableFinished) socket.end();
+  else response.once('finish', () => socket.end());
 }
 
 /** Writes `error` as a whole response on a socket no ServerResponse owns, then closes the connection. */
