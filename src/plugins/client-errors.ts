@@ -93,14 +93,14 @@ export function clientErrorHandler(this: FastifyInstance, connectionError: Error
   // lingering (its body being discarded) gets no second status line: the socket is just closed.
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   const isHttpError = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code?.startsWith('HPE_') === true;
-  if (isHttpError && socket.writable && inFlight?.headersSent && !isLingering(socket)) {
+  if (!isHttpError || !socket.writable || isLingering(socket)) {
+    socket.destroy(error);
+    return;
+  }
+  if (inFlight?.headersSent) {
     // The answer to the request whose body broke the parser has begun (a document sent from memory, say):
     // destroying the socket now drops whatever of it is still buffered, and the client gets nothing at all.
     closeWhenAnswered(inFlight, socket);
-    return;
-  }
-  if (!isHttpError || !socket.writable || inFlight?.headersSent || isLingering(socket)) {
-    socket.destroy(error);
     return;
   }
   const request = inFlight?.req as (IncomingMessage & { [requestIdKey]?: string }) | undefined;
