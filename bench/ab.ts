@@ -5,9 +5,8 @@
  *   npx tsx bench/ab.ts forward/16 <server.ts> <server.ts> ... [--rounds=5] [--seconds=3]
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { derivativeCase, forwardCase, jacobianCase } from './bodies.js';
-import { addCounts, cannon, failuresCell, median } from './http.js';
+import { caseFor } from './bodies.js';
+import { addCounts, cannon, connectionsFor, cpuTimes, failuresCell, median } from './http.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const flag = (name: string, fallback: number) =>
@@ -15,12 +14,7 @@ const flag = (name: string, fallback: number) =>
 const [id, ...files] = args;
 const [op, n] = id.split('/');
 const elements = Number(n);
-const c =
-  op === 'derivative'
-    ? derivativeCase(elements)
-    : op === 'jacobian'
-      ? jacobianCase(elements)
-      : forwardCase(elements);
+const c = caseFor(op, elements);
 
 const children: ChildProcess[] = [];
 const urls: string[] = [];
@@ -36,12 +30,7 @@ for (const file of files) {
   );
   urls.push(`http://127.0.0.1:${port}${file.endsWith('echo.ts') ? `/echo/${c.op}` : c.path}`);
 }
-const connections = elements <= 1000 ? 8 : elements <= 100_000 ? 4 : 2;
-/** The child's user and system CPU time so far, in microseconds (clock ticks of 10 ms). */
-function cpu(pid: number): { user: number; sys: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(fields[11]) * 10_000, sys: Number(fields[12]) * 10_000 };
-}
+const connections = connectionsFor(elements);
 const loads = urls.map((url) => ({
   url,
   body: c.json,
@@ -59,13 +48,13 @@ const rows = loads.map(() => ({
 }));
 for (let round = 0; round < flag('rounds', 5); round++)
   for (const [i, load] of loads.entries()) {
-    const pid = children[i].pid as number;
-    const before = cpu(pid);
+    const pid = children[i].pid;
+    const before = cpuTimes(pid) ?? { user: 0, system: 0 };
     const stats = await cannon(load);
-    const after = cpu(pid);
+    const after = cpuTimes(pid) ?? { user: 0, system: 0 };
     rows[i].rps.push(stats.rps);
     rows[i].user.push((after.user - before.user) / stats.requests);
-    rows[i].sys.push((after.sys - before.sys) / stats.requests);
+    rows[i].sys.push((after.system - before.system) / stats.requests);
     rows[i].failures += stats.failures;
     addCounts(rows[i].failed, stats.failed);
   }

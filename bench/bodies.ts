@@ -103,6 +103,13 @@ export function jacobianCase(replyElements: number): HttpCase {
   };
 }
 
+/** The case a tool names as op/elements (bench/ab.ts, bench/profile.ts): forward, derivative or jacobian. */
+export function caseFor(op: string, elements: number): HttpCase {
+  if (op === 'derivative') return derivativeCase(elements);
+  if (op === 'jacobian') return jacobianCase(elements);
+  return forwardCase(elements);
+}
+
 export function outputLayerCase(N: number, M: number, K: number): HttpCase {
   const x = tensorFields('x', uniform(N * M, 11), N, M);
   const weights = tensorFields('weights', uniform(M * K, 12, 0.05), M, K);

@@ -103,17 +103,27 @@ export function failuresCell(...stats: readonly (Pick<Stats, 'failures'> & { fai
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
 const ticksPerSecond = 100;
 
-/** A process's user + system CPU time so far in microseconds (Linux /proc), or undefined elsewhere. */
-function cpuTimeUs(pid: number | undefined): number | undefined {
+/** A process's user and system CPU time so far in microseconds (Linux /proc), or undefined elsewhere. */
+export function cpuTimes(pid: number | undefined): { user: number; system: number } | undefined {
   if (pid === undefined) return undefined;
   try {
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
+    const us = (ticks: string) => (Number(ticks) * 1e6) / ticksPerSecond;
+    return { user: us(fields[11]), system: us(fields[12]) };
   } catch {
     return undefined;
   }
 }
+
+/** user + system of cpuTimes. */
+function cpuTimeUs(pid: number | undefined): number | undefined {
+  const times = cpuTimes(pid);
+  return times && times.user + times.system;
+}
+
+/** Connections for a load of requests of this many numbers: fewer for large ones, which each take a core. */
+export const connectionsFor = (elements: number) => (elements <= 1000 ? 8 : elements <= 100_000 ? 4 : 2);
 
 export async function cannon(load: Load): Promise<Stats> {
   const errors: Record<string, number> = {};

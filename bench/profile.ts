@@ -10,17 +10,12 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { derivativeCase, forwardCase, jacobianCase } from './bodies.js';
-import { cannon, failuresCell } from './http.js';
+import { caseFor } from './bodies.js';
+import { cannon, connectionsFor, failuresCell } from './http.js';
 
 const [op = 'forward', elementsArg = '16', secondsArg = '8', target = 'service'] = process.argv.slice(2);
 const elements = Number(elementsArg);
-const c =
-  op === 'derivative'
-    ? derivativeCase(elements)
-    : op === 'jacobian'
-      ? jacobianCase(elements)
-      : forwardCase(elements);
+const c = caseFor(op, elements);
 const dir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
 mkdirSync(dir, { recursive: true });
 const before = new Set(readdirSync(dir));
@@ -39,7 +34,7 @@ const load = {
   url,
   body: c.json,
   headers: { 'content-type': 'application/json' },
-  connections: elements <= 1000 ? 8 : 4,
+  connections: connectionsFor(c.elements),
 };
 const warm = await cannon({ ...load, seconds: 2 });
 const stats = await cannon({ ...load, seconds: Number(secondsArg) });

@@ -36,6 +36,7 @@ import { coreBenchmarks } from './core.js';
 import {
   alternate,
   cannon,
+  connectionsFor,
   failuresCell,
   type Load,
   median,
@@ -77,8 +78,6 @@ const plan = quick
       offloadSeconds: 6,
       settle: 1000,
     };
-
-const connectionsFor = (elements: number) => (elements <= 1000 ? 8 : elements <= 100_000 ? 4 : 2);
 
 const jsonHeaders = { 'content-type': 'application/json' };
 const binaryHeaders = (c: HttpCase) => ({
