@@ -4,7 +4,7 @@
  * clientError, answered on the raw socket), and URLs the router refuses (Fastify's frameworkErrors).
  * Fastify's defaults answer these with their own JSON (`{"error":"Bad Request","message":"Client Error"}`).
  */
-import { randomUUID } from 'node:crypto';
+
 import { type IncomingMessage, maxHeaderSize, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -12,7 +12,7 @@ import { ServiceError } from '../errors.js';
 import { maxParamLength } from '../http-options.js';
 import { isLingering } from './linger.js';
 import { pathOf, renderError, sendSurfaceError, shownPath } from './problem.js';
-import { requestIdHeader } from './request-id.js';
+import { newRequestId, requestIdHeader } from './request-id.js';
 
 interface ClientError extends Error {
   code?: string;
@@ -106,7 +106,7 @@ export function clientErrorHandler(this: FastifyInstance, connectionError: Error
   const request = inFlight?.req as (IncomingMessage & { [requestIdKey]?: string }) | undefined;
   const line = requestLineOf(error.rawPacket);
   const path = request?.url !== undefined ? pathOf(request.url) : line && pathOf(line.target);
-  const requestId = request?.[requestIdKey] ?? randomUUID();
+  const requestId = request?.[requestIdKey] ?? newRequestId();
   const problem = classify(error, this.config, line);
   this.log.info(
     { requestId, problem: problem.code, code: error.code, path: path && shownPath(path) },
@@ -171,7 +171,7 @@ export function answerNodeLevelRequests(app: FastifyInstance): void {
   });
   app.server.on('connect', (_request: IncomingMessage, socket: Socket) => {
     socket.on('error', () => {});
-    const requestId = randomUUID();
+    const requestId = newRequestId();
     const error = new ServiceError(
       405,
       'method-not-allowed',
@@ -183,7 +183,7 @@ export function answerNodeLevelRequests(app: FastifyInstance): void {
     writeRawError(socket, error, undefined, requestId);
   });
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const requestId = randomUUID();
+    const requestId = newRequestId();
     const path = pathOf(request.url ?? '/');
     const error = new ServiceError(
       417,
