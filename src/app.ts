@@ -15,7 +15,7 @@ import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
 import linger from './plugins/linger.js';
 import metrics from './plugins/metrics.js';
-import overload from './plugins/overload.js';
+import overload, { type OverloadOptions } from './plugins/overload.js';
 import problem from './plugins/problem.js';
 import rateLimit from './plugins/rate-limit.js';
 import requestId, { genReqId } from './plugins/request-id.js';
@@ -50,6 +50,8 @@ export interface BuildOptions {
   logStream?: { write(line: string): void };
   /** Worker pool settings overriding those of config.offload (tests set a tiny threshold). */
   offload?: Partial<OffloadConfig>;
+  /** The overload sampler's delay histogram (tests give a fake one rather than block the event loop). */
+  delayMonitor?: OverloadOptions['delayMonitor'];
 }
 
 export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
@@ -93,6 +95,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   await app.register(overload, {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     maxHeapUsedBytes: config.maxHeapUsedBytes,
+    delayMonitor: options.delayMonitor,
   });
   await app.register(auth, { apiKeys: config.apiKeys, metricsAuth: config.metricsAuth });
   await app.register(rateLimit, { perMinute: config.rateLimit });
