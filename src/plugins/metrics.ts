@@ -4,10 +4,11 @@
  * (http_request_duration_seconds), requests in flight, prom-client's process and event-loop metrics, and
  * gradient_elements_computed_total.
  *
- * Per request this costs one listener and a few additions: every route gets, once when it is declared, its
+ * Per request this costs one listener and one observation: every route gets, once when it is declared, its
  * own onRequest hook and its own counters (so nothing reads request.routeOptions, which builds an object per
- * call, and no label set is hashed per request); the latency histogram keeps its buckets in a typed array per
- * (route, status); prom-client reads everything at scrape time only.
+ * call), and a child of prom-client's histogram per (route, status) through its public labels(). An earlier
+ * subclass that kept the buckets in typed arrays and overrode prom-client's undocumented getForPromString()
+ * saved nothing measurable (README's Performance section, bench/ab.ts forward/16).
  *
  * Under node:cluster each worker keeps its own counters, and a scrape lands on one worker: the worker asks
  * the primary, which sums every worker's registry (prom-client's AggregatorRegistry, see lifecycle.ts).
@@ -17,17 +18,7 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import {
-  AggregatorRegistry,
-  Counter,
-  collectDefaultMetrics,
-  Gauge,
-  Histogram,
-  type MetricObjectWithValues,
-  type MetricType,
-  type MetricValueWithName,
-  Registry,
-} from 'prom-client';
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { type Job, resultElements } from '../operations/index.js';
 
 declare module 'fastify' {
@@ -73,106 +64,9 @@ function askPrimary(timeoutMs = 5000): Promise<string> {
   });
 }
 
-/** Latency observations of one (method, route, status): bucket counts (not cumulative), sum and count. */
-class LatencySeries {
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-  constructor(
-    readonly labels: Readonly<Record<'method' | 'route' | 'status_code', string>>,
-    private readonly bounds: readonly number[],
-  ) {
-    this.counts = new Float64Array(bounds.length);
-  }
-
-  observe(seconds: number): void {
-    const bounds = this.bounds;
-    let i = 0;
-    while (i < bounds.length && seconds > bounds[i]) i++;
-    // Beyond the last bound only +Inf (the count) holds it.
-    if (i < bounds.length) this.counts[i]++;
-    this.sum += seconds;
-    this.count++;
-  }
-}
-
-// prom-client's typings declare an enum, but at run time (and in the text format) the type is this string.
-const histogramType = 'histogram' as unknown as MetricType;
-
 type LatencyLabels = 'method' | 'route' | 'status_code';
-/** A sample as prom-client's histogram hands it to the registry: its own labels apart from the series' labels. */
-type Sample = MetricValueWithName<string> & { sharedLabels: LatencySeries['labels'] };
-
-/**
- * prom-client's histogram, its observations kept in LatencySeries instead of its label-hashed map: observing is
- * a few additions on the series a route already holds. getForPromString() (what Registry formats) and get()
- * (what AggregatorRegistry sums across cluster workers) render the series as prom-client's own histogram does.
- */
-class LatencyHistogram extends Histogram<LatencyLabels> {
-  private readonly series: LatencySeries[] = [];
-
-  constructor(
-    private readonly spec: { name: string; help: string; buckets: readonly number[] },
-    registry: Registry,
-  ) {
-    super({
-      ...spec,
-      buckets: [...spec.buckets],
-      labelNames: ['method', 'route', 'status_code'],
-      registers: [registry],
-    });
-  }
-
-  seriesFor(labels: LatencySeries['labels']): LatencySeries {
-    const series = new LatencySeries(labels, this.spec.buckets);
-    this.series.push(series);
-    return series;
-  }
-
-  override reset(): void {
-    // Routes hold their series: zero them rather than drop them. (Histogram's constructor runs before the field.)
-    for (const s of this.series ?? []) {
-      s.counts.fill(0);
-      s.sum = 0;
-      s.count = 0;
-    }
-  }
-
-  getForPromString(): MetricObjectWithValues<Sample> {
-    const { name, help, buckets } = this.spec;
-    const values: Sample[] = [];
-    for (const s of this.series) {
-      if (s.count === 0) continue;
-      let cumulative = 0;
-      for (const [i, le] of buckets.entries()) {
-        cumulative += s.counts[i];
-        values.push({
-          labels: { le },
-          value: cumulative,
-          metricName: `${name}_bucket`,
-          sharedLabels: s.labels,
-        });
-      }
-      values.push(
-        { labels: { le: '+Inf' }, value: s.count, metricName: `${name}_bucket`, sharedLabels: s.labels },
-        { labels: {}, value: s.sum, metricName: `${name}_sum`, sharedLabels: s.labels },
-        { labels: {}, value: s.count, metricName: `${name}_count`, sharedLabels: s.labels },
-      );
-    }
-    return { name, help, type: histogramType, values, aggregator: 'sum', collect: () => {} };
-  }
-
-  override async get(): Promise<MetricObjectWithValues<MetricValueWithName<LatencyLabels | 'le'>>> {
-    const data = this.getForPromString();
-    return {
-      ...data,
-      values: data.values.map(({ sharedLabels, ...v }) => ({
-        ...v,
-        labels: { ...v.labels, ...sharedLabels },
-      })),
-    };
-  }
-}
+/** prom-client's own child of the histogram for one label set (what `labels()` returns). */
+type LatencySeries = ReturnType<Histogram<LatencyLabels>['labels']>;
 
 /** What one route counts, created once when the route is declared: its latency series per status code. */
 class RouteMetrics {
@@ -188,7 +82,7 @@ class RouteMetrics {
   latency(status: number): LatencySeries {
     let series = this.byStatus.get(status);
     if (!series) {
-      series = this.owner.latency.seriesFor({
+      series = this.owner.latency.labels({
         method: this.method,
         route: this.route,
         status_code: String(status),
@@ -201,7 +95,7 @@ class RouteMetrics {
 
 /** One app's counters (tests build several apps in one process). */
 interface AppMetrics {
-  readonly latency: LatencyHistogram;
+  readonly latency: Histogram<LatencyLabels>;
   readonly routes: Map<string, RouteMetrics>;
   inFlight: number;
 }
@@ -251,14 +145,13 @@ export default fp(
 
     const metrics: AppMetrics = {
       // The histogram's _count is the request count; a summary's quantiles could not be summed across pods.
-      latency: new LatencyHistogram(
-        {
-          name: 'http_request_duration_seconds',
-          help: 'Request duration in seconds, by method, route pattern and status code',
-          buckets: latencyBuckets,
-        },
-        registry,
-      ),
+      latency: new Histogram({
+        name: 'http_request_duration_seconds',
+        help: 'Request duration in seconds, by method, route pattern and status code',
+        buckets: latencyBuckets,
+        labelNames: ['method', 'route', 'status_code'],
+        registers: [registry],
+      }),
       routes: new Map(),
       inFlight: 0,
     };
