@@ -9,12 +9,11 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { defaultConfig, loadConfig } from '../../src/config.js';
 import type { OffloadConfig } from '../../src/workers/config.js';
+import { exposedGc } from '../fuzz/harness.js';
 
 let app: App | undefined;
 afterEach(async () => {
@@ -93,8 +92,7 @@ describe('hostile bodies through the real pool', () => {
   }, 60_000);
 
   it('repeated hostile requests leave no bodies behind (memory after GC does not grow with them)', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
+    const gc = exposedGc();
     const base = await listen();
     // 3 MB a body: 12 held bodies would be 36 MB of buffers.
     const body = `{"z":[0.5],"params":${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}${' '.repeat(3_000_000)}}`;
