@@ -14,6 +14,11 @@
  * - Nothing of a task is kept after it settles (the queue entry, the thread's reference, the timer go).
  *
  * The task is any value structured clone can copy; the thread module's default export handles it.
+ *
+ * Kept rather than piscina 5, which lacks two of these: an answer the main thread cannot read leaves piscina's
+ * task pending for ever and its thread taken (it has no 'messageerror' handler and no deadline of its own:
+ * test/workers/piscina-comparison.test.ts, `npx vitest run --project unit test/workers/piscina-comparison.test.ts`),
+ * and its maxQueue counts tasks only, where a queue of large bodies must be bounded by their bytes.
  */
 import { Worker } from 'node:worker_threads';
 
