@@ -3,9 +3,11 @@
  * each pair below must be the same type (assignable both ways, and no field on one side only), so `npm run typecheck` fails when a schema changes and the
  * client type does not (or the reverse). Names, losses and reductions are also compared as values.
  */
+import { readFileSync } from 'node:fs';
 import type { Static } from 'typebox';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as client from '../../packages/client/src/types.js';
+import { clientNamesSource } from '../../scripts/client-names.js';
 import { activationNames, activations } from '../../src/core/activations/index.js';
 import { losses, reductions } from '../../src/core/losses.js';
 import type {
@@ -106,9 +108,14 @@ describe('the client package types', () => {
   });
 
   it('name the losses and reductions of the losses table', () => {
-    const clientLosses: client.Loss[] = ['squared_error', 'cross_entropy', 'binary_cross_entropy'];
-    const clientReductions: client.Reduction[] = ['sum', 'mean'];
-    expect(clientLosses).toEqual([...losses]);
-    expect(clientReductions).toEqual([...reductions]);
+    expect([...client.losses]).toEqual([...losses]);
+    expect([...client.reductions]).toEqual([...reductions]);
+  });
+
+  it('take their names from names.ts, which is what `npm run client:names` writes from the tables', () => {
+    const committed = readFileSync(new URL('../../packages/client/src/names.ts', import.meta.url), 'utf8');
+    expect(committed, 'packages/client/src/names.ts is stale: run `npm run client:names`').toBe(
+      clientNamesSource(),
+    );
   });
 });

@@ -1,51 +1,17 @@
 /**
  * The request and reply types of gradient-service, as plain TypeScript: a consumer's compiler reads this
- * one small file, not the service's TypeBox schemas. They are written by hand and kept equal to the
- * schemas' Static types by test/client/types-sync.ts in the service repository (a compile-time check both
- * ways), so a schema change that is not made here too fails the service's type check.
+ * one small file, not the service's TypeBox schemas. The names (activations, losses, reductions) are
+ * generated from the service's tables into names.ts; the interfaces are written by hand, generic over the
+ * tensor shape, and kept equal to the schemas' Static types by test/client/types-sync.ts in the service
+ * repository (a compile-time check both ways), so a schema change not made here fails the type check.
  *
  * Tensors are generic: a one-sample request (`number[]`) gets one-sample replies, a batch (`number[][]`)
  * batch replies.
  */
 
-/** Every activation name and alias the service knows (GET /v1/activations lists them with their params). */
-export const activationNames = [
-  'identity',
-  'linear',
-  'relu',
-  'leaky_relu',
-  'relu6',
-  'hardtanh',
-  'hardsigmoid',
-  'hardswish',
-  'softshrink',
-  'hardshrink',
-  'softsign',
-  'sigmoid',
-  'logistic',
-  'tanh',
-  'elu',
-  'selu',
-  'celu',
-  'softplus',
-  'logsigmoid',
-  'tanhshrink',
-  'gelu',
-  'gelu_tanh',
-  'silu',
-  'swish',
-  'mish',
-  'softmax',
-  'log_softmax',
-] as const;
+import type { ActivationName, Loss, Reduction } from './names.js';
 
-/** An activation name or alias: a misspelt one does not compile. */
-export type ActivationName = (typeof activationNames)[number];
-
-/** The vector activations (each row mapped as a whole), whose Jacobian and VJP have routes of their own. */
-export const vectorActivationNames = ['softmax', 'log_softmax'] as const;
-
-export type VectorActivationName = (typeof vectorActivationNames)[number];
+export * from './names.js';
 
 /** One sample, shape [K]. */
 export type Vector = number[];
@@ -125,9 +91,6 @@ export interface ActivationVjpRequest<T extends Tensor = Tensor> {
   v: T;
   params?: ActivationParams;
 }
-
-export type Loss = 'squared_error' | 'cross_entropy' | 'binary_cross_entropy';
-export type Reduction = 'sum' | 'mean';
 
 export interface OutputLayerRequest<T extends Tensor = Tensor> {
   /** Inputs: [M] for one sample or [N][M] for a batch. */
