@@ -3,6 +3,7 @@ import {
   divideOnce,
   logistic,
   logisticDerivative,
+  logisticSecondDerivative,
   multiplyOnce,
   productLow,
   quotientLow,
@@ -10,6 +11,7 @@ import {
   sech2,
   tanhDeficit,
   tanh as tanhKernel,
+  tanhSecondDerivative,
   tanhSquared,
 } from '../numeric/elementary.js';
 import { logisticFast } from '../numeric/logistic.js';
@@ -43,6 +45,11 @@ export const sigmoid: ElementwiseActivation = {
   // 1 - a is exact for a >= 1/2 and within half an ulp of 1 below, so the product keeps its precision.
   derivativeFromOutput: (a) => a * (1 - a),
   outputCheck: outputsWithin(zero, one),
+  secondDerivativeFormula: "g''(z) = -\\sigma'(z) \\tanh\\frac{z}{2} = a(1 - a)(1 - 2a)",
+  secondDerivative: (z) => logisticSecondDerivative(z),
+  // 1 - a is exact for a >= 1/2, 1 - 2a for a >= 1/4, each within half an ulp otherwise (no cancellation: both
+  // are >= 1/2 there): three factors with at most five roundings in all, no cancellation, ~2.5 ulp at worst.
+  secondDerivativeFromOutput: (a) => a * (1 - a) * (1 - 2 * a),
   // Cross-entropy from the logits: log sigma(z) and log(1 - sigma(z)) = log sigma(-z) stay finite and
   // accurate where sigma(z) rounds to 0 or 1.
   logForm: { forward: (z) => logLogistic(z), derivative: (z) => logistic(-z) },
@@ -62,6 +69,11 @@ export const tanh: ElementwiseActivation = {
   // (1 - a)(1 + a): both factors exact for |a| >= 1/2, unlike 1 - a*a.
   derivativeFromOutput: (a) => (1 - a) * (1 + a),
   outputCheck: outputsWithin(minusOne, one),
+  secondDerivativeFormula: "g''(z) = -2 \\tanh z \\operatorname{sech}^2 z = -2a(1 - a^2)",
+  secondDerivative: (z) => tanhSecondDerivative(z),
+  // 1 - a^2 as (1 - a)(1 + a): both factors exact or within half an ulp, where 1 - a*a loses 5e4 ulp at
+  // a = 0.999999 (a*a's rounding is then most of the difference).
+  secondDerivativeFromOutput: (a) => -2 * a * ((1 - a) * (1 + a)),
 };
 
 const eluAlpha: ParamSpec = {
@@ -87,6 +99,15 @@ export const elu: ElementwiseActivation = {
   derivativeFromOutput: (a, { alpha }) => (a > 0 ? 1 : a + alpha),
   outputCheck: (a, params) =>
     alphaMustNotBeNegative(a, params) ?? outputsWithin(({ alpha }) => -alpha, infinity)(a, params),
+  secondDerivativeFormula:
+    "g''(z) = \\begin{cases} 0 & z \\ge 0 \\\\ \\alpha e^{z} = a + \\alpha & z < 0 \\end{cases}",
+  // g'' = g' on the exponential piece; 0 at z = 0, where g' jumps (alpha != 1) or only g'' does (alpha = 1).
+  secondDerivative: (z, { alpha }) => (z < 0 ? scaledExp(alpha, z) : 0),
+  // a = 0 only at z = 0 (alpha > 0): 0 there as from z. alpha = 0 makes every z <= 0 give a = 0, where g'' = 0.
+  secondDerivativeFromOutput: (a, { alpha }) => (a < 0 ? a + alpha : 0),
+  secondDerivativeNote:
+    "With alpha = 1, g' is continuous at z = 0 but g'' jumps from alpha (left) to 0 (right): g''(0) is 0 " +
+    "(PyTorch's double backward). With alpha != 1, g' jumps at 0 and g''(0) is 0.",
 };
 
 // PyTorch's SELU constants, as decimals (the exact values the golden reference uses).
@@ -121,6 +142,11 @@ export const selu: ElementwiseActivation = {
     return a + SELU_SCALE_ALPHA;
   },
   outputCheck: outputsWithin(() => -SELU_SCALE_ALPHA, infinity),
+  secondDerivativeFormula:
+    "g''(z) = \\begin{cases} 0 & z \\ge 0 \\\\ \\lambda\\alpha e^{z} = a + \\lambda\\alpha & z < 0 \\end{cases}",
+  // g' jumps at 0 (lambda to lambda alpha): g''(0) = 0.
+  secondDerivative: (z) => (z < 0 ? scaledExp(SELU_SCALE_ALPHA, z) : 0),
+  secondDerivativeFromOutput: (a) => (a < 0 ? a + SELU_SCALE_ALPHA : 0),
 };
 
 export const celu: ElementwiseActivation = {
@@ -160,6 +186,18 @@ export const celu: ElementwiseActivation = {
   },
   derivativeFromOutput: (a, { alpha }) => (a > 0 ? 1 : 1 + a / alpha),
   outputCheck: outputsWithin(({ alpha }) => -alpha, infinity),
+  secondDerivativeFormula:
+    "g''(z) = \\begin{cases} 0 & z \\ge 0 \\\\ e^{z/\\alpha} / \\alpha = (1 + a/\\alpha) / \\alpha & z < 0 \\end{cases}",
+  secondDerivative: (z, { alpha }) => {
+    if (!(z < 0)) return 0;
+    const u = z / alpha;
+    // As for g': carry the rounding of z/alpha, which e^u amplifies by |u|, and divide by alpha once.
+    return expOver(u, alpha === 1 ? 0 : quotientLow(z, alpha, u), alpha);
+  },
+  secondDerivativeFromOutput: (a, { alpha }) => (a < 0 ? (1 + a / alpha) / alpha : 0),
+  secondDerivativeNote:
+    "g' is continuous at z = 0 for every alpha but g'' jumps from 1/alpha (left) to 0 (right): g''(0) is 0 " +
+    "(PyTorch's double backward).",
 };
 
 /** e^(x + xLo) / beta, rounded into the subnormal range only once (see scaledExp). */
@@ -219,6 +257,21 @@ export const softplus: ElementwiseActivation = {
   // e^(beta a) = 1 + e^(beta z), so sigma(beta z) = 1 - e^(-beta a); expm1 keeps it accurate for small a.
   derivativeFromOutput: (a, { beta }) => -Math.expm1(-beta * a),
   outputCheck: outputsWithin(zero, infinity),
+  secondDerivativeFormula:
+    "g''(z) = \\beta\\,\\sigma(\\beta z)\\,\\sigma(-\\beta z) = \\beta\\,e^{-\\beta a}\\left(1 - e^{-\\beta a}\\right)",
+  secondDerivative: (z, { beta }) => {
+    const x = beta * z;
+    const xLo = beta === 1 ? 0 : productLow(beta, z, x);
+    // beta sigma'(x + xLo): past |x| = 40, (1 + E)^-2 is 1 to 2^-56 and g'' = beta e^-|x| is rounded once
+    // (also into the subnormal range, where beta * sigma'(x) would round twice).
+    if (Math.abs(x) > 40) return scaledExp(beta, -Math.abs(x), x < 0 ? xLo : -xLo);
+    return beta * logisticDerivative(x, xLo);
+  },
+  // e^(-beta a) = sigma(-beta z): its complement from expm1, so neither factor cancels.
+  secondDerivativeFromOutput: (a, { beta }) => {
+    const x = -beta * a;
+    return beta * Math.exp(x) * -Math.expm1(x);
+  },
 };
 
 export const logsigmoid: ElementwiseActivation = {
@@ -235,6 +288,10 @@ export const logsigmoid: ElementwiseActivation = {
   derivative: (z) => logistic(-z),
   derivativeFromOutput: (a) => -Math.expm1(a),
   outputCheck: outputsWithin(() => Number.NEGATIVE_INFINITY, zero),
+  secondDerivativeFormula: "g''(z) = -\\sigma(z)\\,\\sigma(-z) = e^{a}\\left(e^{a} - 1\\right)",
+  secondDerivative: (z) => -logisticDerivative(z),
+  // sigma(z) = e^a and sigma(-z) = -expm1(a): neither cancels.
+  secondDerivativeFromOutput: (a) => Math.exp(a) * Math.expm1(a),
 };
 
 export const tanhshrink: ElementwiseActivation = {
@@ -247,6 +304,8 @@ export const tanhshrink: ElementwiseActivation = {
   derivativeFormula: "g'(z) = 1 - \\operatorname{sech}^2 z = \\tanh^2 z",
   forward: (z) => tanhDeficit(z),
   derivative: (z) => tanhSquared(z),
+  secondDerivativeFormula: "g''(z) = 2 \\tanh z \\operatorname{sech}^2 z",
+  secondDerivative: (z) => -tanhSecondDerivative(z),
 };
 
 export const exponentialFamily: readonly ElementwiseActivation[] = [

@@ -22,6 +22,7 @@ import {
   ddDivD,
   ddMul,
   ddMulD,
+  ddNeg,
   ddScale,
   ddSub,
   expDD,
@@ -326,6 +327,156 @@ function mishDerivative(z: number): number {
   return ddDiv(ddMulD(bracket, E), ddMul(Np2, Np2)).hi;
 }
 
+// ---------------------------------------------------------------- second derivatives
+//
+// gelu, gelu_tanh and silu are z F(z) with F(-z) = 1 - F(z), so g(-z) = g(z) - z and g'' is even: computed at |z|.
+// Each g'' has roots (gelu +-1.414, gelu_tanh +-1.42, silu +-2.40, mish -2.26 and 1.49) where its bracket is a
+// difference of nearly equal terms: there the whole formula runs in double-double with a double-double
+// exponential (expDD, ~0.6 us), in a window around the root. Elsewhere the exponential is a float64 within an
+// ulp (Math.exp or expScaled) and the rest double-double, so that it is the only error besides the last rounding.
+// Far out g'' = (polynomial) e^(-x) with nothing else left at float64 precision: the polynomial times the scaled
+// exponential, rounded into the subnormal range once (ldexp), and -0 where even that is below 2^-1075.
+
+/** p(x) = c[0] + c[1] x + ... in double-double (Horner), for small integer coefficients. */
+function polyDD(c: readonly number[], x: DD): DD {
+  let acc = dd(c[c.length - 1]);
+  for (let i = c.length - 2; i >= 0; i--) acc = ddAddD(ddMul(acc, x), c[i]);
+  return acc;
+}
+
+/** (x)^3 of a double-double. */
+const cubeDD = (x: DD): DD => ddMul(ddMul(x, x), x);
+
+/**
+ * gelu'' = phi(z) (2 - z^2): z^2 exact (twoProd), so 2 - z^2 keeps its relative precision at the roots +-sqrt 2,
+ * and e^(-z^2/2) from its exact argument (expScaled, ~1 ulp) scaled at the end. Past |z| = 40 below 2^-1075.
+ */
+function geluSecondDerivative(z: number): number {
+  const size = Math.abs(z);
+  if (size > 40) return -0;
+  const s = twoProd(size, size);
+  const { m, k } = expScaled(-0.5 * s.hi, -0.5 * s.lo);
+  const bracket = ddAddD(ddNeg(s), 2);
+  return ldexp(ddMulD(ddMul(INV_SQRT_2PI, bracket), m).hi, k);
+}
+
+/** gelu_tanh'' runs in double-double on [lo, hi] (|z|), around its roots +-1.42. */
+const GELU_TANH_SECOND_DD_LO = 0.9;
+const GELU_TANH_SECOND_DD_HI = 2.2;
+/** Past this |z|, gelu_tanh'' ~ -(8/pi) 0.044715^2 9 |z|^5 e^(-v) is below 2^-1075 (v ~ 785 at 21.9). */
+const GELU_TANH_SECOND_UNDERFLOW = 23;
+/** 2/pi = (sqrt(2/pi))^2 as a double-double. */
+const TWO_OVER_PI: DD = ddMul(SQRT_2_PI, SQRT_2_PI);
+
+/**
+ * gelu_tanh = z sigma(v), v = 2u. With a = |z|, E = e^-v(a) and c = sqrt(2/pi), k = 0.044715:
+ * g'' = sigma'(v) [2 v' + a v'' - a v'^2 tanh(v/2)] = E [(P - Q) + E (P + Q)] / (1 + E)^3,
+ * P = 4c (1 + 6k a^2) (2v' + a v''), Q = 8/pi a (1 + 3k a^2)^2 (a v'^2), tanh(v/2) = (1 - E)/(1 + E).
+ * P and Q in double-double; P - Q cancels only near the roots (double-double there), and E's own error enters
+ * with a factor near 1 elsewhere.
+ */
+function geluTanhSecondDerivative(z: number): number {
+  const size = Math.abs(z);
+  if (size > GELU_TANH_SECOND_UNDERFLOW) return -0;
+  const a2 = twoProd(size, size);
+  const P = ddScale(ddMul(SQRT_2_PI, ddAddD(ddMulD(ddMul(K_TANH, a2), 6), 1)), 4);
+  const w = ddAddD(ddMulD(ddMul(K_TANH, a2), 3), 1);
+  const Q = ddScale(ddMulD(ddMul(TWO_OVER_PI, ddMul(w, w)), size), 4);
+  const v = gateArgumentDD(size);
+  const diff = ddSub(P, Q);
+  const sum = ddAdd(P, Q);
+  if (size >= GELU_TANH_SECOND_DD_LO && size <= GELU_TANH_SECOND_DD_HI) {
+    const E = unscale(expDD(ddNeg(v)));
+    const onePlusE = ddAddD(E, 1);
+    return ddDiv(ddMul(E, ddAdd(diff, ddMul(E, sum))), cubeDD(onePlusE)).hi;
+  }
+  const { m, k } = expScaled(-v.hi, -v.lo);
+  // Past v = 40 the E terms are below 2^-56 of the rest: E (P - Q), scaled once.
+  if (v.hi > 40) return ldexp(ddMulD(diff, m).hi, k);
+  const E = ldexp(m, k);
+  return ddDiv(ddMulD(ddAdd(diff, ddMulD(sum, E)), E), cubeDD(twoSum(1, E))).hi;
+}
+
+/** silu'' runs in double-double on [lo, hi] (|z|), around its roots +-2.3994. */
+const SILU_SECOND_DD_LO = 1.6;
+const SILU_SECOND_DD_HI = 3.3;
+
+/**
+ * silu'' = sigma'(z) (2 - z tanh(z/2)); with a = |z|, E = e^-a: E [(2 - a) + E (2 + a)] / (1 + E)^3. Written so,
+ * rather than with 1 - E, E's error enters g'' with a factor below ~1.4 outside the window around the root; and
+ * 2 - a is exact as a double-double. Past a = 40, E (2 - a) (the E terms are below 2^-56 of it); past 800, -0.
+ */
+function siluSecondDerivative(z: number): number {
+  const size = Math.abs(z);
+  if (size > 800) return -0;
+  const diff = twoSum(2, -size);
+  if (size > 40) {
+    const { m, k } = expScaled(-size);
+    return ldexp(ddMulD(diff, m).hi, k);
+  }
+  const sum = twoSum(2, size);
+  if (size >= SILU_SECOND_DD_LO && size <= SILU_SECOND_DD_HI) {
+    const E = unscale(expDD(dd(-size)));
+    return ddDiv(ddMul(E, ddAdd(diff, ddMul(E, sum))), cubeDD(ddAddD(E, 1))).hi;
+  }
+  const E = Math.exp(-size);
+  return ddDiv(ddMulD(ddAdd(diff, ddMulD(sum, E)), E), cubeDD(twoSum(1, E))).hi;
+}
+
+/** mish'' runs in double-double on these windows, around its roots -2.26 and 1.49. */
+const MISH_SECOND_NEG_DD_LO = -3.2;
+const MISH_SECOND_NEG_DD_HI = -1.5;
+const MISH_SECOND_POS_DD_LO = 1.0;
+const MISH_SECOND_POS_DD_HI = 2.2;
+// mish'' for z < 0, E = e^z:  4E [A(E) + z B(E)] / (2 + 2E + E^2)^3, A = 4 + 8E + 6E^2 + 2E^3, B = 2 + 2E - 3E^2 - 2E^3;
+// for z >= 0, w = e^-z (no overflow): 4w^2 [A'(w) - z B'(w)] / (1 + 2w + 2w^2)^3, A' = 2 + 6w + 8w^2 + 4w^3,
+// B' = 2 + 3w - 2w^2 - 2w^3 (the same rational function, multiplied through by w^6).
+const MISH_A_NEG = [4, 8, 6, 2] as const;
+const MISH_B_NEG = [2, 2, -3, -2] as const;
+const MISH_D_NEG = [2, 2, 1] as const;
+const MISH_A_POS = [2, 6, 8, 4] as const;
+const MISH_B_POS = [2, 3, -2, -2] as const;
+const MISH_D_POS = [1, 2, 2] as const;
+
+/**
+ * mish'' = 2t' + z t'' with t = tanh(softplus z) = N/(N + 2), N = E (E + 2). The brackets cancel near the roots
+ * (double-double there); elsewhere E (or w, and w^2 = e^-2z from its own exponential rather than w squared, which
+ * would double w's error) is the only float64 input. Far out: z E (1 + 2/z) for z < -40 and 8 (1 - z) e^-2z for
+ * z > 40, each the scaled exponential times an exact difference; -0 below 2^-1075 (z < -800, z > 400).
+ */
+function mishSecondDerivative(z: number): number {
+  if (z < 0) {
+    if (z < -800) return -0;
+    if (z < -40) {
+      const { m, k } = expScaled(z);
+      return ldexp(ddMulD(twoSum(2, z), m).hi, k);
+    }
+    if (z >= MISH_SECOND_NEG_DD_LO && z <= MISH_SECOND_NEG_DD_HI) {
+      const E = unscale(expDD(dd(z)));
+      const bracket = ddAdd(polyDD(MISH_A_NEG, E), ddMulD(polyDD(MISH_B_NEG, E), z));
+      return ddDiv(ddScale(ddMul(E, bracket), 4), cubeDD(polyDD(MISH_D_NEG, E))).hi;
+    }
+    const E = Math.exp(z);
+    const e = dd(E);
+    const bracket = ddAdd(polyDD(MISH_A_NEG, e), ddMulD(polyDD(MISH_B_NEG, e), z));
+    return ddDiv(ddScale(ddMulD(bracket, E), 4), cubeDD(polyDD(MISH_D_NEG, e))).hi;
+  }
+  if (z > 400) return -0;
+  if (z > 40) {
+    const { m, k } = expScaled(-2 * z);
+    return ldexp(ddMulD(twoSum(1, -z), 8 * m).hi, k);
+  }
+  if (z >= MISH_SECOND_POS_DD_LO && z <= MISH_SECOND_POS_DD_HI) {
+    const w = unscale(expDD(dd(-z)));
+    const bracket = ddSub(polyDD(MISH_A_POS, w), ddMulD(polyDD(MISH_B_POS, w), z));
+    return ddDiv(ddScale(ddMul(ddMul(w, w), bracket), 4), cubeDD(polyDD(MISH_D_POS, w))).hi;
+  }
+  const w = dd(Math.exp(-z));
+  const w2 = Math.exp(-2 * z);
+  const bracket = ddSub(polyDD(MISH_A_POS, w), ddMulD(polyDD(MISH_B_POS, w), z));
+  return ddDiv(ddScale(ddMulD(bracket, w2), 4), cubeDD(polyDD(MISH_D_POS, w))).hi;
+}
+
 // ---------------------------------------------------------------- entries
 
 export const gelu: ElementwiseActivation = {
@@ -339,6 +490,8 @@ export const gelu: ElementwiseActivation = {
   derivativeFormula: String.raw`g'(z) = \Phi(z) + z\,\varphi(z) = \frac{1}{2}\left(1 + \operatorname{erf}\frac{z}{\sqrt{2}}\right) + \frac{z}{\sqrt{2\pi}}\,e^{-z^2/2}`,
   forward: geluForward,
   derivative: geluDerivative,
+  secondDerivativeFormula: String.raw`g''(z) = \varphi(z)\left(2 - z^2\right) = \frac{2 - z^2}{\sqrt{2\pi}}\,e^{-z^2/2}`,
+  secondDerivative: geluSecondDerivative,
 };
 
 export const geluTanh: ElementwiseActivation = {
@@ -352,6 +505,8 @@ export const geluTanh: ElementwiseActivation = {
   derivativeFormula: String.raw`g'(z) = \frac{1}{2}\left(1 + \tanh u\right) + \frac{z}{2}\left(1 - \tanh^2 u\right)\sqrt{2/\pi}\,\left(1 + 3 \cdot 0.044715\,z^2\right)`,
   forward: geluTanhForward,
   derivative: geluTanhDerivative,
+  secondDerivativeFormula: String.raw`g''(z) = \sigma'(v)\left(2v' + z v'' - z v'^2 \tanh u\right),\quad v = 2u,\ \sigma'(v) = \frac{1 - \tanh^2 u}{4}`,
+  secondDerivative: geluTanhSecondDerivative,
 };
 
 export const silu: ElementwiseActivation = {
@@ -364,6 +519,8 @@ export const silu: ElementwiseActivation = {
   derivativeFormula: String.raw`g'(z) = \sigma(z)\left(1 + z\,(1 - \sigma(z))\right)`,
   forward: siluForward,
   derivative: siluDerivative,
+  secondDerivativeFormula: String.raw`g''(z) = \sigma(z)\,\sigma(-z)\left(2 - z \tanh\frac{z}{2}\right)`,
+  secondDerivative: siluSecondDerivative,
 };
 
 export const mish: ElementwiseActivation = {
@@ -376,6 +533,8 @@ export const mish: ElementwiseActivation = {
   derivativeFormula: String.raw`g'(z) = \tanh(\operatorname{softplus} z) + z\,\operatorname{sech}^2(\operatorname{softplus} z)\,\sigma(z)`,
   forward: mishForward,
   derivative: mishDerivative,
+  secondDerivativeFormula: String.raw`g''(z) = 2t' + z\,t'',\quad t = \tanh(\operatorname{softplus} z),\ t' = \operatorname{sech}^2(\operatorname{softplus} z)\,\sigma(z)`,
+  secondDerivative: mishSecondDerivative,
 };
 
 export const gatedFamily: readonly ElementwiseActivation[] = [gelu, geluTanh, silu, mish];

@@ -2,7 +2,7 @@
  * Piecewise-linear and piecewise-polynomial activations (exact or within an ulp or two in float64, with
  * PyTorch's derivative at each kink), and softsign, rational with a kink in its second derivative.
  */
-import { divideOnce, inverseSquareOnePlus, multiplyOnce } from '../numeric/elementary.js';
+import { divideOnce, inverseCubeOnePlus, inverseSquareOnePlus, multiplyOnce } from '../numeric/elementary.js';
 import type { ElementwiseActivation, Params } from './types.js';
 
 /** An outputCheck for activations whose outputs fill [lo, hi] (closed: float64 rounding reaches the ends). */
@@ -28,10 +28,21 @@ export const alphaMustNotBeNegative = (_a: number, { alpha }: Params): string | 
 
 const always = (value: number) => () => value;
 
+/**
+ * g'' of a piecewise-linear activation: 0 on every linear piece, and 0 at the kinks too, where g' jumps and has no
+ * derivative (PyTorch's double backward gives 0 there). Exactly +0, whatever the sign of z.
+ */
+const piecewiseLinearSecond = {
+  secondDerivativeFormula: "g''(z) = 0 \\ (\\text{0 also where } g' \\text{ jumps})",
+  secondDerivative: always(0),
+  secondDerivativeFromOutput: always(0),
+} as const;
+
 export const identity: ElementwiseActivation = {
   name: 'identity',
   aliases: ['linear'],
   kind: 'elementwise',
+  ...piecewiseLinearSecond,
   description: 'The identity: passes z through unchanged (a linear output layer).',
   params: [],
   formula: 'g(z) = z',
@@ -45,6 +56,7 @@ export const relu: ElementwiseActivation = {
   name: 'relu',
   aliases: [],
   kind: 'elementwise',
+  ...piecewiseLinearSecond,
   description: 'Rectified linear unit: z for z > 0, 0 otherwise.',
   params: [],
   formula: 'g(z) = \\max(0, z)',
@@ -60,6 +72,7 @@ export const leakyRelu: ElementwiseActivation = {
   name: 'leaky_relu',
   aliases: [],
   kind: 'elementwise',
+  ...piecewiseLinearSecond,
   description: 'ReLU with a small slope alpha for z < 0, so that negative inputs still pass a gradient.',
   params: [
     { name: 'alpha', default: 0.01, description: 'The slope for z <= 0 (negative_slope in PyTorch).' },
@@ -78,6 +91,7 @@ export const relu6: ElementwiseActivation = {
   name: 'relu6',
   aliases: [],
   kind: 'elementwise',
+  ...piecewiseLinearSecond,
   description: 'ReLU capped at 6: min(max(0, z), 6).',
   params: [],
   formula: 'g(z) = \\min(\\max(0, z), 6)',
@@ -94,6 +108,7 @@ export const hardtanh: ElementwiseActivation = {
   name: 'hardtanh',
   aliases: [],
   kind: 'elementwise',
+  ...piecewiseLinearSecond,
   description: 'z clamped to [min, max]: a piecewise-linear tanh.',
   params: [
     { name: 'min', default: -1, description: 'The lower clamp (min_val in PyTorch); must be below max.' },
@@ -117,6 +132,7 @@ export const hardsigmoid: ElementwiseActivation = {
   name: 'hardsigmoid',
   aliases: [],
   kind: 'elementwise',
+  ...piecewiseLinearSecond,
   description: 'A piecewise-linear sigmoid: 0 below -3, 1 above 3, (z + 3)/6 between.',
   params: [],
   formula: 'g(z) = \\min(\\max(0, z + 3), 6) / 6',
@@ -157,6 +173,10 @@ export const hardswish: ElementwiseActivation = {
   },
   // PyTorch takes the middle branch at both kinks: g'(-3) = -1/2, g'(3) = 3/2.
   derivative: (z) => (z < -3 ? 0 : z > 3 ? 1 : (2 * z + 3) / 6),
+  secondDerivativeFormula:
+    "g''(z) = \\begin{cases} 1/3 & -3 < z < 3 \\\\ 0 & \\text{otherwise (0 at } z = \\pm 3\\text{, where } g' \\text{ jumps)} \\end{cases}",
+  // 1/3 rounded once. No form in a: a in (-3/8, 0) comes from two z in (-3, 0), and a = 0 from z = 0 (1/3) and z <= -3 (0).
+  secondDerivative: (z) => (z > -3 && z < 3 ? 1 / 3 : 0),
 };
 
 const shrinkLambda = {
@@ -170,6 +190,7 @@ export const softshrink: ElementwiseActivation = {
   name: 'softshrink',
   aliases: [],
   kind: 'elementwise',
+  ...piecewiseLinearSecond,
   description: 'Soft thresholding: 0 on [-lambda, lambda], z moved lambda towards 0 outside.',
   params: [shrinkLambda],
   formula:
@@ -187,6 +208,7 @@ export const hardshrink: ElementwiseActivation = {
   name: 'hardshrink',
   aliases: [],
   kind: 'elementwise',
+  ...piecewiseLinearSecond,
   description: 'Hard thresholding: 0 on [-lambda, lambda] (both ends included), z outside.',
   params: [shrinkLambda],
   formula: 'g(z) = \\begin{cases} z & |z| > \\lambda \\\\ 0 & |z| \\le \\lambda \\end{cases}',
@@ -220,6 +242,18 @@ export const softsign: ElementwiseActivation = {
   },
   // Closed: softsign(1e308) rounds to 1.
   outputCheck: outputsWithin(always(-1), always(1)),
+  secondDerivativeFormula:
+    "g''(z) = \\frac{-2 \\operatorname{sign} z}{(1 + |z|)^3} = -2 \\operatorname{sign}(a) (1 - |a|)^3",
+  // Not -2/(1 + |z|)^3 in plain float64: four roundings, and the cube overflows from 5.6e102 on (inverseCubeOnePlus
+  // rounds once, subnormal results included).
+  secondDerivative: (z) => (z > 0 ? inverseCubeOnePlus(z, -2) : z < 0 ? inverseCubeOnePlus(z, 2) : 0),
+  secondDerivativeFromOutput: (a) => {
+    const d = 1 - Math.abs(a);
+    return a > 0 ? -2 * (d * d * d) : a < 0 ? 2 * (d * d * d) : 0;
+  },
+  secondDerivativeNote:
+    "g' is continuous at z = 0 but g'' jumps from 2 (left) to -2 (right): g''(0) is 0 (PyTorch's double " +
+    'backward, and the mean of the two limits).',
 };
 
 export const piecewiseFamily: readonly ElementwiseActivation[] = [

@@ -24,6 +24,9 @@ export const softmax: VectorActivation = {
   derivativeFormula:
     '\\frac{\\partial a_i}{\\partial z_j} = a_i (\\delta_{ij} - a_j), \\quad ' +
     '(v^\\top J)_i = a_i \\Big(v_i - \\sum_j a_j v_j\\Big)',
+  // A K x K x K tensor per row: the route refuses it and points to the network's curvature products instead.
+  secondDerivativeFormula:
+    '\\frac{\\partial^2 a_i}{\\partial z_j \\partial z_k} = a_i \\big[(\\delta_{ij} - a_j)(\\delta_{ik} - a_k) - a_j (\\delta_{jk} - a_k)\\big]',
   forwardRows: (z, K, out) => {
     softmaxRows(z, K, out);
   },
@@ -66,6 +69,8 @@ export const logSoftmax: VectorActivation = {
   derivativeFormula:
     '\\frac{\\partial a_i}{\\partial z_j} = \\delta_{ij} - \\operatorname{softmax}(z)_j, \\quad ' +
     '(v^\\top J)_i = v_i - \\operatorname{softmax}(z)_i \\sum_j v_j',
+  secondDerivativeFormula:
+    '\\frac{\\partial^2 a_i}{\\partial z_j \\partial z_k} = -p_j (\\delta_{jk} - p_k),\\quad p = \\operatorname{softmax}(z)',
   forwardRows: (z, K, out) => {
     logSoftmaxRows(z, K, out);
   },

@@ -27,6 +27,8 @@ interface ActivationMetadata {
   readonly formula: string;
   /** LaTeX for g'(z) (and, where it exists, in terms of a). */
   readonly derivativeFormula: string;
+  /** LaTeX for g''(z) (and, where it exists, in terms of a); for a vector activation, its K x K x K tensor. */
+  readonly secondDerivativeFormula: string;
   /**
    * Constraints that involve several params at once (e.g. hardtanh's min < max).
    * Returns a message naming the params when violated, undefined when fine.
@@ -48,6 +50,18 @@ export interface ElementwiseActivation extends ActivationMetadata {
    * Absent: every finite a is possible.
    */
   readonly outputCheck?: (a: number, params: Params) => string | undefined;
+  /**
+   * g''(z) for one element, within 4 ulp of the exact value (subnormal results included). 0 where g' jumps (as
+   * PyTorch's double backward) and exactly 0 on linear pieces.
+   */
+  readonly secondDerivative: (z: number, params: Params) => number;
+  /** g'' expressed through a = g(z), where a closed form exists; a passes outputCheck first. */
+  readonly secondDerivativeFromOutput?: (a: number, params: Params) => number;
+  /**
+   * Where g' is continuous but g'' jumps (elu with alpha 1, celu, softsign at 0): which value is returned there
+   * and what the one-sided limits are. Shown in the catalog.
+   */
+  readonly secondDerivativeNote?: string;
   /**
    * log g(z) computed from z, for activations with values in (0, 1) (cross-entropy from the logits: finite and
    * accurate where a rounds to 0 or 1). Optional; without it the losses take log(a).

@@ -5,7 +5,7 @@
  * hence the tanh below.
  */
 
-import { productError } from './double-double.js';
+import { type DD, ddDiv, ddMul, ldexp, productError } from './double-double.js';
 
 const TWO_POW_520 = 2 ** 520;
 const TWO_POW_600 = 2 ** 600;
@@ -124,12 +124,25 @@ export function overSquare(n: number, s: number, sLo: number): number {
  * z = -745 and beyond, where a(1 - a) from a rounded a is 0 (from |z| ~ 37 on). 1 + E and its square
  * are carried in double-double so that only e^-|z| and the last rounding contribute errors.
  */
-export function logisticDerivative(z: number): number {
-  const e = Math.exp(-Math.abs(z));
+export function logisticDerivative(z: number, zLo = 0): number {
+  // zLo: the low part of an argument rounded to z (softplus with beta != 1), which e^-|z| would amplify by |z|.
+  const e = zLo === 0 ? Math.exp(-Math.abs(z)) : scaledExp(1, -Math.abs(z), z < 0 ? zLo : -zLo);
   // (1 + E)^-2 = 1 - 2E + ... rounds to 1 here.
   if (e < 2 ** -54) return e;
   const s = 1 + e;
   return overSquare(e, s, e - (s - 1));
+}
+
+/**
+ * sigma''(z) = sigma(z) sigma(-z) (1 - 2 sigma(z)) = -sigma'(z) tanh(z/2). The textbook a(1-a)(1-2a) cancels in
+ * 1 - 2a near z = 0 (a rounds to 1/2: PyTorch gives 0 at z = 1e-300) and in 1 - a where a rounds to 1 (|z| > 37);
+ * tanh(z/2) keeps its relative precision at 0 and sigma'(z) its own out to z = -745, so the product of the two
+ * kernels (each within about an ulp) is rounded once more and nothing cancels. Below |z| = 2^-60 it is -z/8 (the
+ * z^3 term is below 2^-120 relative), which also keeps subnormal z, where z/2 would round.
+ */
+export function logisticSecondDerivative(z: number): number {
+  if (Math.abs(z) < 2 ** -60) return -0.125 * z;
+  return -logisticDerivative(z) * tanh(0.5 * z);
 }
 
 // (z - tanh z) / z^3 = R(w), w = z^2, on 0 <= w <= 1: Chebyshev fit (mpmath, 60 digits) of degree 16,
@@ -224,6 +237,20 @@ export function sech2(z: number): number {
 }
 
 /**
+ * tanh''(z) = -2 tanh z sech^2 z, the product of two kernels within an ulp each (sech^2 keeps its relative
+ * precision where the textbook -2a(1 - a^2) is 0, |z| > 19). Past |z| = 354.19 sech^2 is subnormal: there
+ * -2 sign(z) h^2 with h = 2 e^-|z| is rounded into the subnormal range once (tanh z is +-1 exactly).
+ */
+export function tanhSecondDerivative(z: number): number {
+  const size = Math.abs(z);
+  if (size > 354.19) {
+    const h = 2 * Math.exp(-size);
+    return (z > 0 ? -2 * h : 2 * h) * h;
+  }
+  return -2 * tanh(z) * sech2(z);
+}
+
+/**
  * tanh^2 z (tanhshrink's derivative). Below |z| = 1, tanh z = z - D with D = z^3 R(z^2) is kept as a
  * double-double before squaring (squaring a rounded tanh would double its error); above, 1 - sech^2 z
  * takes under 0.42 from 1 and loses nothing.
@@ -249,4 +276,20 @@ export function inverseSquareOnePlus(z: number): number {
   if (s < 2 ** 26) return overSquare(1, s, sLo);
   const f = 2 ** -Math.floor(Math.log2(s));
   return overSquare(1, s * f, sLo * f) * f * f;
+}
+
+/**
+ * c / (1 + |z|)^3 for a power of two c (softsign's second derivative: c = -2 sign z), rounded once: 1 + |z| as a double-double
+ * (Fast2Sum), scaled by 2^-e into [1, 2) so that its cube cannot overflow, the cube and quotient in
+ * double-double, and 2^-3e applied by ldexp (one rounding where the result is subnormal, |z| > 2^340).
+ */
+export function inverseCubeOnePlus(z: number, c = 1): number {
+  const size = Math.abs(z);
+  const s = 1 + size;
+  const sLo = size >= 1 ? 1 - (s - size) : size - (s - 1);
+  const e = s < 2 ? 0 : Math.floor(Math.log2(s));
+  const f = ldexp(1, -e);
+  const x: DD = { hi: s * f, lo: sLo * f };
+  const q = ddDiv({ hi: 1, lo: 0 }, ddMul(ddMul(x, x), x));
+  return ldexp(c * q.hi, -3 * e);
 }
