@@ -1,6 +1,6 @@
 /**
- * The operations of one activation named by the route or model: forward (every activation), derivative
- * (elementwise ones), jacobian and vjp (vector ones).
+ * The operations of one activation named by the route or model: forward (every activation), derivative and
+ * second-derivative (elementwise ones), jacobian and vjp (vector ones).
  */
 import {
   type Activation,
@@ -10,6 +10,7 @@ import {
   firstImpossibleOutput,
   forwardTensor,
   mapElements,
+  type Params,
   type VectorActivation,
 } from '../core/activations/index.js';
 import { assertFinite } from '../core/errors.js';
@@ -29,7 +30,7 @@ import {
   rowsOf,
   shapeText,
 } from './support.js';
-import type { InputSpec, Job, Operation, TensorValue } from './types.js';
+import type { InputSpec, Job, Operation, OperationRequest, TensorValue } from './types.js';
 
 const anyRank = [-1, -1];
 
@@ -93,56 +94,92 @@ export const forward: Operation<'forward'> = {
   },
 };
 
+const zOrA: readonly InputSpec[] = [
+  { name: 'z', shape: anyRank, optional: true },
+  { name: 'a', shape: anyRank, optional: true },
+];
+
+/** What an elementwise operation of a given order (1: g', 2: g'') needs from its entry to read `a`. */
+const fromOutputOf = (entry: Activation | undefined, order: 1 | 2): boolean =>
+  entry?.kind === 'elementwise' &&
+  (order === 1 ? entry.derivativeFromOutput : entry.secondDerivativeFromOutput) !== undefined;
+
+/** z alone, or the z-or-a choice where the entry has the closed form in a of that order. */
+const elementwiseInputs = (entry: Activation | undefined, order: 1 | 2): readonly InputSpec[] =>
+  fromOutputOf(entry, order) ? zOrA : [{ name: 'z', shape: anyRank }];
+
+/**
+ * The common checks of derivative and second-derivative: the route's activation is elementwise (else a 400 with
+ * `vectorAdvice`), exactly one of z and a, a only where the entry has the closed form of that order in a (else a
+ * 400 naming those that have it), and every a a possible output. Returns the job's fields.
+ */
+function prepareElementwise(
+  request: OperationRequest,
+  order: 1 | 2,
+  vectorAdvice: (name: string) => string,
+): {
+  activation: string;
+  params: Params;
+  options: Record<string, never>;
+  tensors: Record<string, TensorValue>;
+} {
+  const entry = activationOf(request);
+  if (entry.kind !== 'elementwise')
+    throw new WrongActivationKindError('vector-activation', vectorAdvice(entry.name));
+  const { from, t } = pickZOrA(request.tensors);
+  const params = paramsFor(entry, request);
+  if (from === 'a') {
+    if (!fromOutputOf(entry, order)) {
+      const allowed = activationsWithDerivativeFromOutput(order).map((e) => e.name);
+      const what = order === 1 ? 'derivative' : 'second derivative';
+      throw new DerivativeFromOutputUnsupportedError(
+        `${entry.name}'s ${what} cannot be computed from a alone: send z instead (from a: ${allowed.join(', ')})`,
+      );
+    }
+    const impossible = firstImpossibleOutput(entry, t.data, params);
+    if (impossible)
+      throw invalidField(
+        elementPointer('a', t.shape, impossible.index),
+        `${impossible.message} (${entry.name})`,
+      );
+  }
+  return { activation: entry.name, params, options: {}, tensors: { [from]: t } };
+}
+
+/** g' (and g'') of an entry over an input, from z or from a: the closed form in a exists (prepare checked it). */
+function elementwiseKernel(
+  kernel: ((x: number, params: Params) => number) | undefined,
+): (x: number, params: Params) => number {
+  if (!kernel) throw new RangeError('job: the activation has no closed form in a');
+  return kernel;
+}
+
 export const derivative: Operation<'derivative'> = {
   name: 'derivative',
   scope: 'elementwise',
   describe: (entry) =>
     `${entry?.name}'(z) elementwise, with a = ${entry?.name}(z)` +
-    (entry?.kind === 'elementwise' && entry.derivativeFromOutput
+    (fromOutputOf(entry, 1)
       ? '; or from the input a alone (give exactly one of z and a), output derivative only'
       : ''),
-  inputs: (entry) => {
-    const fromOutput = entry?.kind === 'elementwise' && entry.derivativeFromOutput !== undefined;
-    return fromOutput
-      ? [
-          { name: 'z', shape: anyRank, optional: true },
-          { name: 'a', shape: anyRank, optional: true },
-        ]
-      : [{ name: 'z', shape: anyRank }];
-  },
+  inputs: (entry) => elementwiseInputs(entry, 1),
   outputs: [
     { name: 'derivative', shape: anyRank },
     { name: 'a', shape: anyRank },
   ],
   options: [],
   parameterText: paramText,
-  prepare: (request) => {
-    const entry = activationOf(request);
-    if (entry.kind !== 'elementwise')
-      throw new WrongActivationKindError(
-        'vector-activation',
-        `${entry.name} is not elementwise (each output depends on the whole row), so it has a Jacobian, not an ` +
-          `elementwise derivative: use POST /v1/activations/${entry.name}/jacobian for the Jacobian or ` +
-          `POST /v1/activations/${entry.name}/vjp for v^T J.`,
-      );
-    const { from, t } = pickZOrA(request.tensors);
-    const params = paramsFor(entry, request);
-    if (from === 'a') {
-      if (!entry.derivativeFromOutput) {
-        const allowed = activationsWithDerivativeFromOutput().map((e) => e.name);
-        throw new DerivativeFromOutputUnsupportedError(
-          `${entry.name}'s derivative cannot be computed from a alone: send z instead (from a: ${allowed.join(', ')})`,
-        );
-      }
-      const impossible = firstImpossibleOutput(entry, t.data, params);
-      if (impossible)
-        throw invalidField(
-          elementPointer('a', t.shape, impossible.index),
-          `${impossible.message} (${entry.name})`,
-        );
-    }
-    return { operation: 'derivative', activation: entry.name, params, options: {}, tensors: { [from]: t } };
-  },
+  prepare: (request) => ({
+    operation: 'derivative',
+    ...prepareElementwise(
+      request,
+      1,
+      (name) =>
+        `${name} is not elementwise (each output depends on the whole row), so it has a Jacobian, not an ` +
+        `elementwise derivative: use POST /v1/activations/${name}/jacobian for the Jacobian or ` +
+        `POST /v1/activations/${name}/vjp for v^T J.`,
+    ),
+  }),
   results: (job) => {
     const { from, t } = inputOf(job);
     // From z the reply carries a beside the derivative.
@@ -158,12 +195,7 @@ export const derivative: Operation<'derivative'> = {
     const entry = elementwiseOf(job);
     const { from, t } = inputOf(job);
     if (from === 'a') {
-      // derivativeFromOutput exists: prepare refused the request otherwise.
-      const derivative = mapElements(
-        entry.derivativeFromOutput as NonNullable<typeof entry.derivativeFromOutput>,
-        t.data,
-        job.params,
-      );
+      const derivative = mapElements(elementwiseKernel(entry.derivativeFromOutput), t.data, job.params);
       assertFinite('derivative', derivative);
       return [{ name: 'derivative', data: derivative, dims: t.shape }];
     }
@@ -178,10 +210,68 @@ export const derivative: Operation<'derivative'> = {
   },
 };
 
-const zOrA: readonly InputSpec[] = [
-  { name: 'z', shape: anyRank, optional: true },
-  { name: 'a', shape: anyRank, optional: true },
-];
+export const secondDerivative: Operation<'second-derivative'> = {
+  name: 'second-derivative',
+  scope: 'elementwise',
+  describe: (entry) =>
+    `${entry?.name}''(z) elementwise, with ${entry?.name}'(z) and a = ${entry?.name}(z)` +
+    (fromOutputOf(entry, 2)
+      ? "; or from the input a alone (give exactly one of z and a), with g'' and g' only"
+      : ''),
+  inputs: (entry) => elementwiseInputs(entry, 2),
+  outputs: [
+    { name: 'secondDerivative', shape: anyRank },
+    { name: 'derivative', shape: anyRank },
+    { name: 'a', shape: anyRank },
+  ],
+  options: [],
+  parameterText: paramText,
+  prepare: (request) => ({
+    operation: 'second-derivative',
+    ...prepareElementwise(
+      request,
+      2,
+      (name) =>
+        `${name} is not elementwise: its second derivative is a K x K x K tensor per row. For curvature through ` +
+        `a ${name} layer use POST /v1/gradients/network/hessian-vector (Hessian- and Gauss-Newton-vector ` +
+        'products of a network, softmax layers included).',
+    ),
+  }),
+  results: (job) => {
+    const { from, t } = inputOf(job);
+    const names = from === 'z' ? ['secondDerivative', 'derivative', 'a'] : ['secondDerivative', 'derivative'];
+    return names.map((name) => ({ name, dims: t.shape }));
+  },
+  size: (job) => {
+    const { from, t } = inputOf(job);
+    return (from === 'z' ? 4 : 3) * t.data.length;
+  },
+  run: (job) => {
+    const entry = elementwiseOf(job);
+    const { from, t } = inputOf(job);
+    const fromA = from === 'a';
+    const second = mapElements(
+      fromA ? elementwiseKernel(entry.secondDerivativeFromOutput) : entry.secondDerivative,
+      t.data,
+      job.params,
+    );
+    assertFinite('secondDerivative', second);
+    const derivative = mapElements(
+      fromA ? elementwiseKernel(entry.derivativeFromOutput) : entry.derivative,
+      t.data,
+      job.params,
+    );
+    assertFinite('derivative', derivative);
+    const fields = [
+      { name: 'secondDerivative', data: second, dims: t.shape },
+      { name: 'derivative', data: derivative, dims: t.shape },
+    ];
+    if (fromA) return fields;
+    const a = mapElements(entry.forward, t.data, job.params);
+    assertFinite('a', a);
+    return [...fields, { name: 'a', data: a, dims: t.shape }];
+  },
+};
 
 /** A vector activation from the route, or a 400 sending an elementwise one to /derivative. */
 function vectorActivation(entry: Activation, operation: string): VectorActivation {

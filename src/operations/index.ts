@@ -6,7 +6,7 @@
  */
 import { TooManyElementsError } from '../errors.js';
 import type { ReplyField } from '../serialize/reply.js';
-import { derivative, forward, jacobian, vjp } from './activation-ops.js';
+import { derivative, forward, jacobian, secondDerivative, vjp } from './activation-ops.js';
 import { checkOperation, networkOperation } from './network.js';
 import { outputLayerOperation } from './output-layer.js';
 import { shapeText, sizeOf } from './support.js';
@@ -17,6 +17,7 @@ export type * from './types.js';
 export const operations = [
   forward,
   derivative,
+  secondDerivative,
   jacobian,
   vjp,
   outputLayerOperation,

@@ -1,6 +1,6 @@
 /**
- * The activation catalog and the activation operations (forward, derivative, jacobian, vjp) for the name in the
- * path: everything comes from the tables, no name is special.
+ * The activation catalog and the activation operations (forward, derivative, second-derivative, jacobian, vjp)
+ * for the name in the path: everything comes from the tables, no name is special.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Activation, activations } from '../core/activations/index.js';
@@ -9,6 +9,7 @@ import {
   catalogSchema,
   derivativeSchema,
   forwardSchema,
+  secondDerivativeSchema,
   vectorJacobianSchema,
   vectorVjpSchema,
 } from '../schemas/activations.js';
@@ -36,6 +37,12 @@ function info(entry: Activation) {
     formula: entry.formula,
     derivativeFormula: entry.derivativeFormula,
     derivativeFromOutput: entry.kind === 'elementwise' && entry.derivativeFromOutput !== undefined,
+    secondDerivativeFormula: entry.secondDerivativeFormula,
+    secondDerivativeFromOutput:
+      entry.kind === 'elementwise' && entry.secondDerivativeFromOutput !== undefined,
+    ...(entry.kind === 'elementwise' && entry.secondDerivativeNote
+      ? { secondDerivativeNote: entry.secondDerivativeNote }
+      : {}),
     description: entry.description,
     plot: `/v1/activations/${entry.name}/plot.svg`,
   };
@@ -67,6 +74,22 @@ const activationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     operationHandler(app, {
       operation: 'derivative',
+      activation: activationFromPath,
+      tensorFields: ['z', 'a'],
+    }),
+  );
+
+  app.post(
+    '/v1/activations/:name/second-derivative',
+    {
+      schema: withBinaryTensors(secondDerivativeSchema, {
+        inputs: ['z', 'a'],
+        outputs: ['secondDerivative', 'derivative', 'a'],
+      }),
+      onRequest: knownActivation,
+    },
+    operationHandler(app, {
+      operation: 'second-derivative',
       activation: activationFromPath,
       tensorFields: ['z', 'a'],
     }),

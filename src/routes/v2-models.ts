@@ -1,8 +1,8 @@
 /**
  * The models of the Open Inference Protocol routes: a rendering of the operation table (src/operations), as
  * the /v1 routes are. Each operation that takes an activation gives one model per activation it applies to
- * (`<activation>` for forward, `<activation>.<operation>` otherwise: sigmoid.derivative, softmax.jacobian,
- * log_softmax.vjp, ...); an operation that takes none is one model (output_layer). No activation is named here.
+ * (`<activation>` for forward, `<activation>.<operation>` otherwise: sigmoid.derivative, tanh.second_derivative,
+ * softmax.jacobian, log_softmax.vjp, ...); an operation that takes none is one model (output_layer). No activation is named here.
  */
 import { type Activation, activations } from '../core/activations/index.js';
 import { UnknownNameError } from '../errors.js';
@@ -36,12 +36,14 @@ const fp64 = ({ name, shape }: { name: string; shape: readonly number[] }): Tens
 
 function model(operation: Operation<OperationName>, activation?: Activation): Model {
   const inputs = operation.inputs(activation);
+  // Model names in snake_case: output_layer, sigmoid.second_derivative.
+  const operationName = operation.name.replaceAll('-', '_');
   return {
     name: !activation
-      ? operation.name.replaceAll('-', '_')
+      ? operationName
       : operation.name === 'forward'
         ? activation.name
-        : `${activation.name}.${operation.name}`,
+        : `${activation.name}.${operationName}`,
     operation,
     activation,
     description: operation.describe(activation),

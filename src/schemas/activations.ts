@@ -1,4 +1,4 @@
-/** Schemas of the activation routes: the catalog, forward and derivative. */
+/** Schemas of the activation routes: the catalog, forward, derivative and second derivative, jacobian and vjp. */
 import { Type } from 'typebox';
 import { activations, activationsWithDerivativeFromOutput } from '../core/activations/index.js';
 import type { ParamSpec } from '../core/activations/types.js';
@@ -73,6 +73,21 @@ export const ActivationInfo = Type.Object(
     derivativeFromOutput: Type.Boolean({
       description: 'Whether POST /v1/activations/{name}/derivative accepts `a` instead of `z`.',
     }),
+    secondDerivativeFormula: Type.String({
+      description:
+        "g''(z) in LaTeX (and in terms of a where it exists); for softmax and log_softmax the K x K x K tensor " +
+        'of second partial derivatives.',
+    }),
+    secondDerivativeFromOutput: Type.Boolean({
+      description: 'Whether POST /v1/activations/{name}/second-derivative accepts `a` instead of `z`.',
+    }),
+    secondDerivativeNote: Type.Optional(
+      Type.String({
+        description:
+          "Present where g' is continuous but g'' jumps (elu with alpha 1, celu, softsign at 0): the value " +
+          'returned there and the one-sided limits.',
+      }),
+    ),
     description: Type.String({ description: 'What the activation is.' }),
     plot: Type.String({
       description:
@@ -187,6 +202,53 @@ export const derivativeSchema = {
   params: ActivationNameParams('tanh'),
   body: DerivativeBody,
   response: { 200: DerivativeReply, ...computeErrorResponses('v1', { notFound: unknownActivation }) },
+};
+
+const secondFromOutputNames = activationsWithDerivativeFromOutput(2)
+  .map((e) => e.name)
+  .join(', ');
+
+export const SecondDerivativeBody = Type.Object(
+  {
+    z: Type.Optional(tensorRef('Pre-activations z: [K] or [N][K]. Give exactly one of z and a.')),
+    a: Type.Optional(
+      tensorRef(
+        "Outputs a = g(z); allowed only where secondDerivativeFromOutput is true (g'' a closed form of a: " +
+          `${secondFromOutputNames || 'none'}). Give exactly one of z and a.`,
+      ),
+    ),
+    params: Type.Optional(ParamsField),
+  },
+  {
+    additionalProperties: false,
+    description: 'Exactly one of z and a (both or neither is a 400), and optional params.',
+    examples: [{ z: [-1, 0, 1] }],
+  },
+);
+
+export const SecondDerivativeReply = Type.Object(
+  {
+    secondDerivative: tensorRef("g''(z), elementwise, the shape of the input."),
+    derivative: tensorRef("g'(z), the shape of the input."),
+    a: Type.Optional(tensorRef('a = g(z); present when z was given.')),
+  },
+  { description: 'Second derivatives, with the first.' },
+);
+
+export const secondDerivativeSchema = {
+  operationId: 'activationSecondDerivative',
+  tags: ['activations'],
+  summary: "Elementwise second derivative g''(z), from z or from a",
+  description:
+    "From z: g''(z), g'(z) and a, each within 4 ulp of the exact value over all finite float64 inputs (subnormal " +
+    "results included). From a (the output): g'' and g' through their closed forms in a, for the activations with " +
+    "secondDerivativeFromOutput. Where g' jumps (relu at 0, hardtanh at its bounds, ...) g'' is 0, as PyTorch's " +
+    "double backward gives, and 0 exactly on linear pieces; where only g'' jumps the catalog's " +
+    `secondDerivativeNote says which value is returned. Vector activations (${vectorNames}) are a 400 pointing to ` +
+    'POST /v1/gradients/network/hessian-vector.',
+  params: ActivationNameParams('tanh'),
+  body: SecondDerivativeBody,
+  response: { 200: SecondDerivativeReply, ...computeErrorResponses('v1', { notFound: unknownActivation }) },
 };
 
 const vectorInputText =

@@ -24,6 +24,11 @@ export const replyExamples: Readonly<Record<string, unknown>> = {
     derivative: [0.4199743416140261, 1, 0.4199743416140261],
     a: [-0.7615941559557649, 0, 0.7615941559557649],
   },
+  activationSecondDerivative: {
+    secondDerivative: [0.6397000084492245, 0, -0.6397000084492245],
+    derivative: [0.4199743416140261, 1, 0.4199743416140261],
+    a: [-0.7615941559557649, 0, 0.7615941559557649],
+  },
   softmaxJacobian: {
     a: softmax123,
     jacobian: [

@@ -11,7 +11,10 @@ const v2Tags = ['inference (v2)'];
 const naming =
   'Models are derived from the activation table: `<activation>` is the forward pass a = g(z) (input z, output ' +
   "a); `<activation>.derivative` (elementwise activations) is g'(z) (input z, outputs derivative and a; or input " +
-  'a alone where the activation has derivativeFromOutput, output derivative); `softmax.jacobian` (input z or a, ' +
+  'a alone where the activation has derivativeFromOutput, output derivative); `<activation>.second_derivative` ' +
+  "(elementwise activations) is g''(z) (input z, outputs secondDerivative, derivative and a; or input a alone " +
+  'where the activation has secondDerivativeFromOutput, outputs secondDerivative and derivative); ' +
+  '`softmax.jacobian` (input z or a, ' +
   'outputs a and jacobian [..., K, K]); `softmax.vjp` (inputs z or a, and v; outputs a and gradient); ' +
   '`output_layer` (inputs x, weights, bias?, targets; outputs loss, z, a, delta, weightGradient, biasGradient, ' +
   'inputGradient). Aliases are not model names. GET /v2/models/{name} lists inputs and outputs.';

@@ -16,6 +16,8 @@ import type {
   DerivativeReply,
   ForwardBody,
   ForwardReply,
+  SecondDerivativeBody,
+  SecondDerivativeReply,
   VectorJacobianBody,
   VectorJacobianReply,
   VectorVjpBody,
@@ -46,6 +48,8 @@ const inSync: {
   forwardResponse: Same<client.ForwardResponse, Static<typeof ForwardReply>>;
   derivativeRequest: Same<client.DerivativeRequest, Static<typeof DerivativeBody>>;
   derivativeResponse: Same<client.DerivativeResponse, Static<typeof DerivativeReply>>;
+  secondDerivativeRequest: Same<client.SecondDerivativeRequest, Static<typeof SecondDerivativeBody>>;
+  secondDerivativeResponse: Same<client.SecondDerivativeResponse, Static<typeof SecondDerivativeReply>>;
   activationJacobianRequest: Same<client.ActivationJacobianRequest, Static<typeof VectorJacobianBody>>;
   activationJacobianResponse: Same<client.JacobianResponse, Static<typeof VectorJacobianReply>>;
   activationVjpRequest: Same<client.ActivationVjpRequest, Static<typeof VectorVjpBody>>;
@@ -69,6 +73,8 @@ const inSync: {
   forwardResponse: true,
   derivativeRequest: true,
   derivativeResponse: true,
+  secondDerivativeRequest: true,
+  secondDerivativeResponse: true,
   activationJacobianRequest: true,
   activationJacobianResponse: true,
   activationVjpRequest: true,

@@ -164,6 +164,42 @@ const cases: readonly Case[] = [
     status: 400,
   },
   {
+    title: 'gelu second derivative from z, a batch',
+    operation: 'second-derivative',
+    activation: 'gelu',
+    tensors: { z: batch(2, 4, 24) },
+    status: 200,
+  },
+  {
+    title: 'celu second derivative with a param',
+    operation: 'second-derivative',
+    activation: 'celu',
+    tensors: { z: wave(5, 25) },
+    params: { alpha: 2 },
+    status: 200,
+  },
+  {
+    title: 'tanh second derivative from a',
+    operation: 'second-derivative',
+    activation: 'tanh',
+    tensors: { a: [-0.999999, 0, 0.5] },
+    status: 200,
+  },
+  {
+    title: 'sigmoid second derivative from an impossible a',
+    operation: 'second-derivative',
+    activation: 'sigmoid',
+    tensors: { a: [0.5, 1.5] },
+    status: 400,
+  },
+  {
+    title: 'mish second derivative from a (no closed form)',
+    operation: 'second-derivative',
+    activation: 'mish',
+    tensors: { a: [0.5] },
+    status: 400,
+  },
+  {
     title: 'softmax Jacobian from z',
     operation: 'jacobian',
     activation: 'softmax',
@@ -303,7 +339,7 @@ function v2Request(c: Case) {
       ? 'output_layer'
       : c.operation === 'forward'
         ? c.activation
-        : `${c.activation}.${c.operation}`;
+        : `${c.activation}.${c.operation.replaceAll('-', '_')}`;
   return {
     url: `/v2/models/${model}/infer`,
     body: {

@@ -42,6 +42,9 @@ describe('GET /v1/activations', () => {
           'name',
           'params',
           'plot',
+          'secondDerivativeFormula',
+          'secondDerivativeFromOutput',
+          ...(info.secondDerivativeNote !== undefined ? ['secondDerivativeNote'] : []),
         ].sort(),
       );
       expect(['elementwise', 'vector']).toContain(info.kind);

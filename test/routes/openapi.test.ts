@@ -41,6 +41,7 @@ describe('the OpenAPI document', () => {
         '/v1/activations/{name}',
         '/v1/activations/{name}/forward',
         '/v1/activations/{name}/derivative',
+        '/v1/activations/{name}/second-derivative',
         '/v1/activations/{name}/jacobian',
         '/v1/activations/{name}/vjp',
         '/v1/activations/{name}/plot.svg',

@@ -39,6 +39,8 @@ import type {
   OutputLayerRequest,
   OutputLayerResponse,
   ProblemDetails,
+  SecondDerivativeRequest,
+  SecondDerivativeResponse,
   Tensor,
   VectorActivationName,
   VjpRequest,
@@ -136,6 +138,11 @@ export interface GradientServiceClient {
     name: ActivationName,
     body: DerivativeRequest<T>,
   ): Promise<DerivativeResponse<T>>;
+  /** POST /v1/activations/{name}/second-derivative: g'', g' (and a from z); softmax and log_softmax are a 400. */
+  activationSecondDerivative<T extends Tensor>(
+    name: ActivationName,
+    body: SecondDerivativeRequest<T>,
+  ): Promise<SecondDerivativeResponse<T>>;
   /** POST /v1/activations/{name}/jacobian (vector activations): K x K for one sample, N x K x K for a batch. */
   activationJacobian<T extends Tensor>(
     name: VectorActivationName,
@@ -343,6 +350,8 @@ export function createClient(options: ClientOptions): GradientServiceClient {
     getActivation: (name) => call('GET', `/v1/activations/${named(name)}`, undefined),
     activationForward: (name, body) => call('POST', `/v1/activations/${named(name)}/forward`, body),
     activationDerivative: (name, body) => call('POST', `/v1/activations/${named(name)}/derivative`, body),
+    activationSecondDerivative: (name, body) =>
+      call('POST', `/v1/activations/${named(name)}/second-derivative`, body),
     activationJacobian: (name, body) => call('POST', `/v1/activations/${named(name)}/jacobian`, body),
     activationVjp: (name, body) => call('POST', `/v1/activations/${named(name)}/vjp`, body),
     softmaxJacobian: (body) => call('POST', '/v1/softmax/jacobian', body),

@@ -51,6 +51,22 @@ export interface DerivativeResponse<T extends Tensor = Tensor> {
   a?: T;
 }
 
+/** Exactly one of z and a (a only where the activation's secondDerivativeFromOutput is true). */
+export interface SecondDerivativeRequest<T extends Tensor = Tensor> {
+  z?: T;
+  a?: T;
+  params?: ActivationParams;
+}
+
+export interface SecondDerivativeResponse<T extends Tensor = Tensor> {
+  /** g''(z), the shape of the input. */
+  secondDerivative: T;
+  /** g'(z), the shape of the input. */
+  derivative: T;
+  /** a = g(z); present when z was given. */
+  a?: T;
+}
+
 /** Exactly one of z (logits) and a (probabilities). */
 export interface JacobianRequest<T extends Tensor = Tensor> {
   z?: T;
@@ -220,6 +236,10 @@ export interface ActivationInfo {
   formula: string;
   derivativeFormula: string;
   derivativeFromOutput: boolean;
+  secondDerivativeFormula: string;
+  secondDerivativeFromOutput: boolean;
+  /** Where g' is continuous but g'' jumps: the value returned there and the one-sided limits. */
+  secondDerivativeNote?: string;
   description: string;
   plot: string;
 }

@@ -34,10 +34,11 @@ export function findActivation(name: string): Activation | undefined {
   return byName.get(name);
 }
 
-/** The entries whose derivative can be computed from the output a. */
-export function activationsWithDerivativeFromOutput(): ElementwiseActivation[] {
+/** The entries whose derivative (order 1) or second derivative (order 2) can be computed from the output a. */
+export function activationsWithDerivativeFromOutput(order: 1 | 2 = 1): ElementwiseActivation[] {
+  const key = order === 1 ? 'derivativeFromOutput' : 'secondDerivativeFromOutput';
   return activations.filter(
-    (e): e is ElementwiseActivation => e.kind === 'elementwise' && e.derivativeFromOutput !== undefined,
+    (e): e is ElementwiseActivation => e.kind === 'elementwise' && e[key] !== undefined,
   );
 }
 
