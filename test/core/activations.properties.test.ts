@@ -6,49 +6,14 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { defaultParams, type ElementwiseActivation, type Params } from '../../src/core/activations/index.js';
 import {
-  activations,
-  defaultParams,
-  type ElementwiseActivation,
-  type Params,
-  resolveParams,
-} from '../../src/core/activations/index.js';
-
-const elementwise = activations.filter((e): e is ElementwiseActivation => e.kind === 'elementwise');
-
-// Beyond MAX_VALUE / 2 an activation that scales z by a constant above 1 has no finite true value.
-const LARGEST = Number.MAX_VALUE / 2;
-const anyFinite = fc.double({ noNaN: true, noDefaultInfinity: true, min: -LARGEST, max: LARGEST });
-
-/** |z| in [1e-3, 30], either sign: where finite differences of the forward are meaningful. */
-const moderate = fc
-  .tuple(fc.double({ noNaN: true, min: 1e-3, max: 30 }), fc.boolean())
-  .map(([size, negative]) => (negative ? -size : size));
-
-/** Params near the defaults (each scaled by 2^u, u in [-1, 1]), kept only when the entry accepts them. */
-function nearDefaultParams(entry: ElementwiseActivation): fc.Arbitrary<Params | undefined> {
-  const perParam = entry.params.map((spec) =>
-    fc
-      .double({ noNaN: true, min: -1, max: 1 })
-      .map((u) => [spec.name, spec.default === 0 ? u : spec.default * 2 ** u] as const),
-  );
-  return fc.tuple(...perParam).map((pairs) => {
-    const resolved = resolveParams(entry, Object.fromEntries(pairs));
-    return 'params' in resolved ? resolved.params : undefined;
-  });
-}
-
-/**
- * Whether g has a kink (a jump of g') within H = 1e-3 max(1, |z|) of z: the one-sided slopes over H
- * then differ by about the jump, while for a smooth g they differ by H g'' only.
- */
-function kinkNear(entry: ElementwiseActivation, z: number, params: Params): boolean {
-  const step = 1e-3 * Math.max(1, Math.abs(z));
-  const g = (x: number) => entry.forward(x, params);
-  const left = (g(z) - g(z - step)) / step;
-  const right = (g(z + step) - g(z)) / step;
-  return Math.abs(right - left) > 0.02 * Math.max(1, Math.abs(left), Math.abs(right));
-}
+  anyFinite,
+  elementwise,
+  kinkNear,
+  moderate,
+  nearDefaultParams,
+} from '../support/activation-arbitraries.js';
 
 /** Central difference with a step of 1e-6 max(1, |z|) (truncation ~1e-12, rounding ~1e-10). */
 function centralDifference(entry: ElementwiseActivation, z: number, params: Params): number {
@@ -92,7 +57,7 @@ describe.each(elementwise.map((e) => [e.name, e] as const))('%s', (_name, entry)
     fc.assert(
       fc.property(moderate, nearDefaultParams(entry), (z, nearParams) => {
         const params = nearParams ?? defaults;
-        fc.pre(!kinkNear(entry, z, params));
+        fc.pre(!kinkNear((x) => entry.forward(x, params), z));
         const derivative = entry.derivative(z, params);
         const difference = centralDifference(entry, z, params);
         expect(
