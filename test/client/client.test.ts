@@ -142,6 +142,27 @@ describe('typed methods against the real service', () => {
     expect(svg).toContain('alpha = 0.2');
   });
 
+  it("computes second derivatives from z and from a, typed like the input, and gets the service's 400s", async () => {
+    const sigmoid = findActivation('sigmoid');
+    if (sigmoid?.kind !== 'elementwise') throw new Error('sigmoid');
+    const z = [-40, 1e-300, 2];
+    const fromZ = await client.activationSecondDerivative('sigmoid', { z });
+    expectTypeOf(fromZ.secondDerivative).toEqualTypeOf<number[]>();
+    expect(fromZ.secondDerivative).toEqual(z.map((x) => sigmoid.secondDerivative(x, {})));
+    expect(fromZ.derivative).toEqual(z.map((x) => sigmoid.derivative(x, {})));
+    expect(fromZ.a).toEqual(z.map((x) => sigmoid.forward(x, {})));
+    const fromA = await client.activationSecondDerivative('tanh', { a: [[0.5], [-0.999999]] });
+    expectTypeOf(fromA.secondDerivative).toEqualTypeOf<number[][]>();
+    expect(fromA.secondDerivative).toEqual([[-0.75], [-2 * -0.999999 * ((1 + 0.999999) * (1 - 0.999999))]]);
+    expect(fromA.a).toBeUndefined();
+    const softmax = await client
+      .activationSecondDerivative('softmax', { z: [0, 1] })
+      .catch((e: unknown) => e);
+    expect(softmax).toBeInstanceOf(GradientServiceError);
+    expect((softmax as GradientServiceError).status).toBe(400);
+    expect((softmax as GradientServiceError).message).toContain('/v1/gradients/network/hessian-vector');
+  });
+
   it('backpropagates through a network and checks gradients', async () => {
     const body = {
       x: [[0.5, -1]],
