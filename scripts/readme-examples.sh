@@ -51,7 +51,7 @@ r=127.0.0.1:$PORT
 post() { curl -s "$r$1" -H 'content-type: application/json' -d "$2"; }
 
 show "Liveness and readiness:" "curl -s $h/healthz; curl -s $h/readyz" "curl -s $r/healthz; echo; curl -s $r/readyz"
-show "The catalog (every activation, with params, LaTeX and whether g' can be computed from a):" \
+show "The catalog (every activation, with params, LaTeX and whether g' and g'' can be computed from a):" \
   "curl -s $h/v1/activations" "curl -s $r/v1/activations" 400
 show "One activation (aliases resolve: \`logistic\` is sigmoid):" "curl -s $h/v1/activations/logistic" "curl -s $r/v1/activations/logistic"
 show "Forward, one sample (vector in, vector out):" \
@@ -104,3 +104,19 @@ show "Open Inference Protocol v2 (KServe, Triton clients):" \
   "curl -s $h/v2/models/sigmoid/infer $J -d '{\"id\": \"1\", \"inputs\": [{\"name\": \"z\", \"shape\": [1, 3], \"datatype\": \"FP64\", \"data\": [-2, 0, 2]}]}'" \
   "post /v2/models/sigmoid/infer '{\"id\": \"1\", \"inputs\": [{\"name\": \"z\", \"shape\": [1, 3], \"datatype\": \"FP64\", \"data\": [-2, 0, 2]}]}'"
 show "Prometheus metrics:" "curl -s $h/metrics | grep -m3 '^http_request'" "curl -s $r/metrics | grep -m3 '^http_request' || true"
+echo '### Second derivatives'
+echo
+echo "g''(z) for every elementwise activation, with g' and a, within 4 ulp of the exact value (PyTorch's float64"
+echo 'double backward beside it in the golden file, `test/fixtures/golden/second.json`). At z = 1e-300 the exact'
+echo "sigmoid'' is -1.25e-301 and PyTorch returns 0 (a rounds to 1/2, so 1 - 2a is 0); at z = 40 the exact value is"
+echo '-4.248354255291589e-18 and PyTorch returns -0.0 (a rounds to 1):'
+echo
+show "Second derivative from z (g'', g' and a):" \
+  "curl -s $h/v1/activations/sigmoid/second-derivative $J -d '{\"z\": [0, 1e-300, 2, 40]}'" \
+  "post /v1/activations/sigmoid/second-derivative '{\"z\": [0, 1e-300, 2, 40]}'"
+show "From the output a where g'' is a closed form of a (tanh'' = -2a(1 - a^2), secondDerivativeFromOutput in the catalog):" \
+  "curl -s $h/v1/activations/tanh/second-derivative $J -d '{\"a\": [0.5, -0.999999]}'" \
+  "post /v1/activations/tanh/second-derivative '{\"a\": [0.5, -0.999999]}'"
+show "softmax and log_softmax have a K x K x K second derivative per row: a 400 pointing to the network's curvature products:" \
+  "curl -s $h/v1/activations/softmax/second-derivative $J -d '{\"z\": [1, 2]}'" \
+  "post /v1/activations/softmax/second-derivative '{\"z\": [1, 2]}'"
