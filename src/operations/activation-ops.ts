@@ -99,7 +99,7 @@ const zOrA: readonly InputSpec[] = [
   { name: 'a', shape: anyRank, optional: true },
 ];
 
-/** What an elementwise operation of a given order (1: g', 2: g'') needs from its entry to read `a`. */
+/** Whether the entry has g' (order 1) or g'' (order 2) as a closed form of a, so that the operation may read `a`. */
 const fromOutputOf = (entry: Activation | undefined, order: 1 | 2): boolean =>
   entry?.kind === 'elementwise' &&
   (order === 1 ? entry.derivativeFromOutput : entry.secondDerivativeFromOutput) !== undefined;
@@ -146,8 +146,8 @@ function prepareElementwise(
   return { activation: entry.name, params, options: {}, tensors: { [from]: t } };
 }
 
-/** g' (and g'') of an entry over an input, from z or from a: the closed form in a exists (prepare checked it). */
-function elementwiseKernel(
+/** A kernel in a that prepare checked exists: a job without one reaching run is a bug (RangeError, as entryOf). */
+function closedFormInA(
   kernel: ((x: number, params: Params) => number) | undefined,
 ): (x: number, params: Params) => number {
   if (!kernel) throw new RangeError('job: the activation has no closed form in a');
@@ -195,7 +195,7 @@ export const derivative: Operation<'derivative'> = {
     const entry = elementwiseOf(job);
     const { from, t } = inputOf(job);
     if (from === 'a') {
-      const derivative = mapElements(elementwiseKernel(entry.derivativeFromOutput), t.data, job.params);
+      const derivative = mapElements(closedFormInA(entry.derivativeFromOutput), t.data, job.params);
       assertFinite('derivative', derivative);
       return [{ name: 'derivative', data: derivative, dims: t.shape }];
     }
@@ -251,13 +251,13 @@ export const secondDerivative: Operation<'second-derivative'> = {
     const { from, t } = inputOf(job);
     const fromA = from === 'a';
     const second = mapElements(
-      fromA ? elementwiseKernel(entry.secondDerivativeFromOutput) : entry.secondDerivative,
+      fromA ? closedFormInA(entry.secondDerivativeFromOutput) : entry.secondDerivative,
       t.data,
       job.params,
     );
     assertFinite('secondDerivative', second);
     const derivative = mapElements(
-      fromA ? elementwiseKernel(entry.derivativeFromOutput) : entry.derivative,
+      fromA ? closedFormInA(entry.derivativeFromOutput) : entry.derivative,
       t.data,
       job.params,
     );
