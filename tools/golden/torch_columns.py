@@ -126,7 +126,8 @@ def softmax(logits, v):
 
 
 def act(name, z, P):
-    """An activation inside a network: P holds every parameter (gen.full_params), softplus is exact."""
+    """A layer's activation (output layer and network): as activation(), but softmax too and softplus exact;
+    P holds every parameter (gen.full_params)."""
     if name == "softmax":
         return F.softmax(z, dim=-1)
     if name == "softplus":  # exact softplus (no threshold), stable: -logsigmoid(-beta z)/beta
