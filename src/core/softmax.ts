@@ -181,6 +181,88 @@ export function logSoftmaxVjpRows(
 }
 
 /**
+ * The second-order term of softmax's VJP (the network's curvature product through a softmax layer): the
+ * derivative of v^T J(z) along a direction r of z with v held fixed, per row, from the probabilities a and
+ * their directional derivative ra = J r (softmaxVjpRows(a, r): J is symmetric). From (v^T J)_i = a_i (v_i - s),
+ * s = sum_j a_j v_j: out_i = ra_i (v_i - s) - a_i sum_j ra_j v_j. v_i - s takes the form softmaxVjpRows uses
+ * where a_m >= 1/2, (v_i - v_m) + sum_{j != m} a_j (v_m - v_j), so it does not cancel when a_m is near 1.
+ */
+export function softmaxVjpDirectionalRows(
+  a: Float64Array,
+  ra: Float64Array,
+  v: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(a.length),
+): Float64Array {
+  const rows = rowCount(a.length, K);
+  if (v.length !== a.length || ra.length !== a.length)
+    throw new RangeError(`softmax vjp directional: ${a.length}, ${ra.length} and ${v.length} entries`);
+  for (let r = 0; r < rows; r++) {
+    const base = r * K;
+    const m = argmaxRow(a, base, K);
+    const centre = new CompensatedSum();
+    const raDotV = new CompensatedSum();
+    for (let j = 0; j < K; j++) raDotV.add(ra[base + j] * v[base + j]);
+    const q = raDotV.value;
+    if (a[base + m] >= 0.5) {
+      const vm = v[base + m];
+      for (let j = 0; j < K; j++) if (j !== m) centre.add(a[base + j] * (vm - v[base + j]));
+      const c = centre.value;
+      for (let i = 0; i < K; i++) out[base + i] = ra[base + i] * (v[base + i] - vm + c) - a[base + i] * q;
+    } else {
+      for (let j = 0; j < K; j++) centre.add(a[base + j] * v[base + j]);
+      const s = centre.value;
+      for (let i = 0; i < K; i++) out[base + i] = ra[base + i] * (v[base + i] - s) - a[base + i] * q;
+    }
+  }
+  return out;
+}
+
+/** J r of log_softmax per row (its directional derivative along r), from p = softmax(z): r_i - sum_j p_j r_j. */
+export function logSoftmaxJvpRows(
+  p: Float64Array,
+  r: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(p.length),
+): Float64Array {
+  const rows = rowCount(p.length, K);
+  if (r.length !== p.length)
+    throw new RangeError(`log_softmax jvp: r has ${r.length} entries, p has ${p.length}`);
+  for (let row = 0; row < rows; row++) {
+    const base = row * K;
+    const sum = new CompensatedSum();
+    for (let j = 0; j < K; j++) sum.add(p[base + j] * r[base + j]);
+    const s = sum.value;
+    for (let i = 0; i < K; i++) out[base + i] = r[base + i] - s;
+  }
+  return out;
+}
+
+/**
+ * The second-order term of log_softmax's VJP: (v^T J)_i = v_i - p_i sum_j v_j, so along r with v fixed it is
+ * -(sum_j v_j) (J_softmax r)_i, the softmax JVP from p (cross-entropy from the logits: v = -t gives
+ * sum(t) (diag(p) - p p^T) r, the loss's Hessian in z times r).
+ */
+export function logSoftmaxVjpDirectionalRows(
+  p: Float64Array,
+  v: Float64Array,
+  r: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(p.length),
+): Float64Array {
+  const rows = rowCount(p.length, K);
+  softmaxVjpRows(p, r, K, out);
+  for (let row = 0; row < rows; row++) {
+    const base = row * K;
+    const sum = new CompensatedSum();
+    for (let j = 0; j < K; j++) sum.add(v[base + j]);
+    const scale = -sum.value;
+    for (let i = 0; i < K; i++) out[base + i] *= scale;
+  }
+  return out;
+}
+
+/**
  * The Jacobian of every row from the probabilities p = softmax(z), rows * K * K row-major:
  * out[r*K*K + i*K + j] = s_i (delta_ij - p_j), where s_i = p_i for softmax (d a_i / d z_j) and s_i = 1 for
  * log_softmax (d log a_i / d z_j). The dominant entry's diagonal factor 1 - p_m (p_m >= 1/2) is the sum of
