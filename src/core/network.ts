@@ -180,6 +180,8 @@ export interface CurvatureInput extends NetworkInput {
   /** The direction v, one entry per layer. */
   readonly vector: readonly LayerDirection[];
   readonly curvature: Curvature;
+  /** Also dE/dx (the check compares it); default false, which saves the first layer's delta W^T. */
+  readonly withInputGradient?: boolean;
 }
 
 export const productQuantities = ['weightGradient', 'biasGradient', 'weightProduct', 'biasProduct'] as const;
@@ -193,6 +195,8 @@ export interface ProductResult {
   readonly directionalDerivative: number;
   /** First to last: the gradients (as network() gives them) and (C v) for W_l and b_l. */
   readonly layers: readonly ProductLayerResult[];
+  /** dE/dx, with withInputGradient. */
+  readonly inputGradient?: Float64Array;
 }
 
 /**
@@ -212,7 +216,12 @@ export function curvatureProduct(input: CurvatureInput): ProductResult {
   checkDirection(input);
   const { x, N, layers, targets, vector } = input;
   const hessian = input.curvature === 'hessian';
-  const { loss, layers: gradients, dEda } = backpropagate(input, false);
+  const {
+    loss,
+    layers: gradients,
+    dEda,
+    inputGradient,
+  } = backpropagate(input, input.withInputGradient ?? false);
   const z = gradients.map((g) => g.z);
   const a = gradients.map((g) => g.a);
   const delta = gradients.map((g) => g.delta);
@@ -312,7 +321,7 @@ export function curvatureProduct(input: CurvatureInput): ProductResult {
   }
   const directionalDerivative = direction.value;
   assertFinite('directionalDerivative', directionalDerivative);
-  return { loss, directionalDerivative, layers: results };
+  return { loss, directionalDerivative, layers: results, inputGradient };
 }
 
 function addProducts(total: CompensatedSum, u: Float64Array, v: Float64Array): void {
