@@ -7,7 +7,6 @@
  * no log (0 log 0 = 0); with any activation without log forms, a log that meets a <= 0 (or 1 - a <= 0) under
  * a non-zero target weight is a NonFiniteResultError naming the loss (422).
  */
-import { secondDerivativeOf } from './activations/second-shim.js';
 import type { ElementwiseActivation, Params, VectorActivation } from './activations/types.js';
 import { assertFinite, NonFiniteResultError } from './errors.js';
 import { CompensatedSum } from './numeric/compensated-sum.js';
@@ -336,11 +335,11 @@ export function deltaDirection(
       for (let i = 0; i < z.length; i++) out[i] *= r[i];
       return out;
     }
-    const second = secondDerivativeOf(activation);
     const result = new Float64Array(z.length);
     for (let i = 0; i < z.length; i++) {
       const slope = activation.derivative(z[i], params);
-      result[i] = entry.secondChain(a[i], t[i], slope, hessian ? second(z[i], params) : 0) * r[i];
+      const second = hessian ? activation.secondDerivative(z[i], params) : 0;
+      result[i] = entry.secondChain(a[i], t[i], slope, second) * r[i];
     }
     return result;
   }

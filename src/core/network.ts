@@ -11,7 +11,6 @@
  * backwardRows, without building J. The output layer is this network with one layer.
  */
 import { forwardTensor, mapElements } from './activations/index.js';
-import { secondDerivativeOf } from './activations/second-shim.js';
 import type { Activation, Params } from './activations/types.js';
 import { assertFinite } from './errors.js';
 import { type Curvature, deltaDirection, type Loss, lossAndDelta, type Reduction, reduce } from './losses.js';
@@ -311,9 +310,8 @@ export function curvatureProduct(input: CurvatureInput): ProductResult {
       const rz = Rz[l - 1];
       const zBelow = z[l - 1];
       if (hessian) {
-        const second = secondDerivativeOf(activation);
-        for (let i = 0; i < next.length; i++)
-          next[i] = RdEda[i] * slope[i] + upstream[i] * second(zBelow[i], params) * rz[i];
+        const second = mapElements(activation.secondDerivative, zBelow, params);
+        for (let i = 0; i < next.length; i++) next[i] = RdEda[i] * slope[i] + upstream[i] * second[i] * rz[i];
       } else for (let i = 0; i < next.length; i++) next[i] = RdEda[i] * slope[i];
     }
     assertFinite(`layers.${l - 1}.Rdelta`, next);
