@@ -118,21 +118,12 @@ function sumOthers(a: Float64Array, base: number, K: number, m: number): number 
 }
 
 /**
- * v^T J per row from the probabilities a (J = diag(a) - a a^T, symmetric), in O(K) per row:
- * out_i = a_i (v_i - sum_j a_j v_j). When the largest probability a_m >= 1/2 this uses
- * out_i = a_i ((v_i - v_m) + c), c = sum_{j != m} a_j (v_m - v_j), which needs sum_j a_j = 1 and keeps full
- * relative accuracy where a_m ~ 1 (e.g. out_m = a_m c ~ 1e-63 instead of 0).
- * out may be v itself.
+ * v_i - sum_j a_j v_j per row, the centring both softmax VJPs scale. When the largest probability a_m >= 1/2 it
+ * is (v_i - v_m) + c with c = sum_{j != m} a_j (v_m - v_j), which needs sum_j a_j = 1 and does not cancel where
+ * a_m ~ 1 (the m-th entry is c itself, e.g. ~1e-63 instead of 0). out may be v itself.
  */
-export function softmaxVjpRows(
-  a: Float64Array,
-  v: Float64Array,
-  K: number,
-  out: Float64Array = new Float64Array(a.length),
-): Float64Array {
+function centredRows(a: Float64Array, v: Float64Array, K: number, out: Float64Array): void {
   const rows = rowCount(a.length, K);
-  if (v.length !== a.length)
-    throw new RangeError(`softmax vjp: v has ${v.length} entries, a has ${a.length}`);
   for (let r = 0; r < rows; r++) {
     const base = r * K;
     const m = argmaxRow(a, base, K);
@@ -141,15 +132,30 @@ export function softmaxVjpRows(
       const vm = v[base + m];
       for (let j = 0; j < K; j++) if (j !== m) sum.add(a[base + j] * (vm - v[base + j]));
       const c = sum.value;
-      for (let i = 0; i < K; i++) {
-        out[base + i] = i === m ? a[base + i] * c : a[base + i] * (v[base + i] - vm + c);
-      }
+      for (let i = 0; i < K; i++) out[base + i] = i === m ? c : v[base + i] - vm + c;
     } else {
       for (let j = 0; j < K; j++) sum.add(a[base + j] * v[base + j]);
       const s = sum.value;
-      for (let i = 0; i < K; i++) out[base + i] = a[base + i] * (v[base + i] - s);
+      for (let i = 0; i < K; i++) out[base + i] = v[base + i] - s;
     }
   }
+}
+
+/**
+ * v^T J per row from the probabilities a (J = diag(a) - a a^T, symmetric), in O(K) per row:
+ * out_i = a_i (v_i - sum_j a_j v_j), the centring in centredRows' accurate form (full relative accuracy where
+ * a_m ~ 1, e.g. out_m = a_m c ~ 1e-63 instead of 0). out may be v itself.
+ */
+export function softmaxVjpRows(
+  a: Float64Array,
+  v: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(a.length),
+): Float64Array {
+  if (v.length !== a.length)
+    throw new RangeError(`softmax vjp: v has ${v.length} entries, a has ${a.length}`);
+  centredRows(a, v, K, out);
+  for (let i = 0; i < out.length; i++) out[i] *= a[i];
   return out;
 }
 
@@ -184,8 +190,7 @@ export function logSoftmaxVjpRows(
  * The second-order term of softmax's VJP (the network's curvature product through a softmax layer): the
  * derivative of v^T J(z) along a direction r of z with v held fixed, per row, from the probabilities a and
  * their directional derivative ra = J r (softmaxVjpRows(a, r): J is symmetric). From (v^T J)_i = a_i (v_i - s),
- * s = sum_j a_j v_j: out_i = ra_i (v_i - s) - a_i sum_j ra_j v_j. v_i - s takes the form softmaxVjpRows uses
- * where a_m >= 1/2, (v_i - v_m) + sum_{j != m} a_j (v_m - v_j), so it does not cancel when a_m is near 1.
+ * s = sum_j a_j v_j: out_i = ra_i (v_i - s) - a_i sum_j ra_j v_j, with v_i - s from centredRows.
  */
 export function softmaxVjpDirectionalRows(
   a: Float64Array,
@@ -197,23 +202,14 @@ export function softmaxVjpDirectionalRows(
   const rows = rowCount(a.length, K);
   if (v.length !== a.length || ra.length !== a.length)
     throw new RangeError(`softmax vjp directional: ${a.length}, ${ra.length} and ${v.length} entries`);
+  const centred = new Float64Array(a.length);
+  centredRows(a, v, K, centred);
   for (let r = 0; r < rows; r++) {
     const base = r * K;
-    const m = argmaxRow(a, base, K);
-    const centre = new CompensatedSum();
     const raDotV = new CompensatedSum();
     for (let j = 0; j < K; j++) raDotV.add(ra[base + j] * v[base + j]);
     const q = raDotV.value;
-    if (a[base + m] >= 0.5) {
-      const vm = v[base + m];
-      for (let j = 0; j < K; j++) if (j !== m) centre.add(a[base + j] * (vm - v[base + j]));
-      const c = centre.value;
-      for (let i = 0; i < K; i++) out[base + i] = ra[base + i] * (v[base + i] - vm + c) - a[base + i] * q;
-    } else {
-      for (let j = 0; j < K; j++) centre.add(a[base + j] * v[base + j]);
-      const s = centre.value;
-      for (let i = 0; i < K; i++) out[base + i] = ra[base + i] * (v[base + i] - s) - a[base + i] * q;
-    }
+    for (let i = 0; i < K; i++) out[base + i] = ra[base + i] * centred[base + i] - a[base + i] * q;
   }
   return out;
 }
