@@ -333,3 +333,10 @@ describe('POST /v1/gradients/check with a vector', () => {
     expect(errorPaths(p)).toEqual(['/vector/layers/1/weights']);
   });
 });
+
+describe('/v2 does not render the operation', () => {
+  it('has no network-hessian-vector model (per-layer tensors do not fit a model)', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v2/models/network-hessian-vector' });
+    expect(res.statusCode).toBe(404);
+  });
+});
