@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
 import { curvatures } from '../../src/core/losses.js';
+import { tensorMediaType } from '../../src/serialize/reply.js';
 import { buildTestApp, errorPaths, expectProblem, post } from '../support/app.js';
 import { decode, encode, type Input, sendBinary as send } from '../support/binary.js';
 import { flat, maxNormDeviation } from '../support/compare.js';
@@ -315,6 +316,36 @@ describe('POST /v1/gradients/check with a vector', () => {
     expect(res.passed, JSON.stringify(res)).toBe(true);
     expect(res.checks).toHaveLength(1 + 4 * 2 + 1);
     expect((await check(body, pooled)).json()).toEqual(res);
+  });
+
+  it('takes the vector and the given products as binary tensors', async () => {
+    const ours = (await post(app, route, batch)).json() as Products;
+    const f64 = (rows: number[][] | number[]) => Float64Array.from((rows as number[][]).flat());
+    const inputs: Input[] = [
+      { name: 'x', data: f64(batch.x), shape: [2, 3] },
+      { name: 'targets', data: f64(batch.targets), shape: [2, 1] },
+      { name: 'vector.layers.0.weights', data: f64(batch.vector.layers[0].weights), shape: [3, 2] },
+      { name: 'vector.layers.0.bias', data: f64(batch.vector.layers[0].bias ?? []), shape: [2] },
+      { name: 'vector.layers.1.weights', data: f64(batch.vector.layers[1].weights), shape: [2, 1] },
+      { name: 'gradients.layers.1.weightProduct', data: f64(ours.layers[1].weightProduct), shape: [2, 1] },
+    ];
+    const request = encode({ layers: batch.layers, gradients: { loss: ours.loss } }, inputs);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/gradients/check',
+      headers: {
+        'content-type': tensorMediaType,
+        'inference-header-content-length': String(request.headerLength),
+        accept: 'application/json',
+      },
+      payload: request.body,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().passed).toBe(true);
+    expect(res.json().checks.map((c: { path: string }) => c.path)).toEqual([
+      '/loss',
+      '/layers/1/weightProduct',
+    ]);
   });
 
   it('a product without vector, a mis-shaped product, a short vector: 400 naming the path', async () => {
