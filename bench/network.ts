@@ -6,6 +6,11 @@
  * back into Float64Arrays. The reply holds the gradients only (intermediates: false), as a trainer asks.
  * Where the FastAPI + PyTorch peer runs (bench/peer), its POST /v1/gradients/network (float64 autograd, the same
  * JSON body and reply form) joins the alternation.
+ *
+ * The same network's curvature product, POST /v1/gradients/network/hessian-vector (the body plus a direction
+ * `vector`, curvature hessian), joins the same alternation, JSON and binary, and on the peer (its
+ * torch.autograd.functional.hvp): the ratio to the gradient route's time is the R-operator's cost. Every load
+ * reports the serving process's CPU time per request beside requests per second.
  */
 import { request } from 'undici';
 import { decodeReply, encodeRequest, type TensorInput, tensorMediaType } from './binary-client.js';
@@ -27,6 +32,8 @@ export interface NetworkRow {
   /** The FastAPI + PyTorch peer on the JSON body, where it ran. */
   readonly peer?: Summary;
   readonly endToEndPeerMs?: number;
+  /** POST /v1/gradients/network/hessian-vector on the same network (H v, JSON and binary; the peer's hvp). */
+  readonly hessianVector?: { readonly json: Summary; readonly binary: Summary; readonly peer?: Summary };
 }
 
 interface Network {
@@ -38,6 +45,8 @@ interface Network {
   readonly weights: readonly Float64Array[];
   readonly biases: readonly Float64Array[];
   readonly activations: readonly string[];
+  /** A direction in parameter space for the hessian-vector route: per layer, the shapes of W_l and b_l. */
+  readonly vector: { readonly weights: Float64Array; readonly bias: Float64Array }[];
 }
 
 const fields = { loss: 'cross_entropy', reduction: 'mean', intermediates: false };
@@ -57,10 +66,14 @@ export function mlp(N: number, widths: readonly number[]): Network {
     weights: widths.slice(0, -1).map((M, l) => uniform(M * widths[l + 1], 22 + l, Math.sqrt(6 / M))),
     biases: widths.slice(1).map((k, l) => uniform(k, 40 + l, 0.1)),
     activations: widths.slice(1).map((_, l) => (l === L - 1 ? 'softmax' : 'relu')),
+    vector: widths.slice(0, -1).map((M, l) => ({
+      weights: uniform(M * widths[l + 1], 60 + l, 1),
+      bias: uniform(widths[l + 1], 80 + l, 1),
+    })),
   };
 }
 
-function jsonBody(net: Network): string {
+function jsonBody(net: Network, withVector = false): string {
   const { N, widths } = net;
   return JSON.stringify({
     x: nested(net.x, N, widths[0]),
@@ -71,10 +84,20 @@ function jsonBody(net: Network): string {
     })),
     targets: nested(net.targets, N, widths[widths.length - 1]),
     ...fields,
+    ...(withVector
+      ? {
+          vector: {
+            layers: net.vector.map((v, l) => ({
+              weights: nested(v.weights, widths[l], widths[l + 1]),
+              bias: Array.from(v.bias),
+            })),
+          },
+        }
+      : {}),
   });
 }
 
-function binaryBody(net: Network) {
+function binaryBody(net: Network, withVector = false) {
   const { N, widths } = net;
   const tensors: TensorInput[] = [
     { name: 'x', data: net.x, shape: [N, widths[0]] },
@@ -83,11 +106,21 @@ function binaryBody(net: Network) {
   for (const [l, w] of net.weights.entries()) {
     tensors.push({ name: `layers.${l}.weights`, data: w, shape: [widths[l], widths[l + 1]] });
     tensors.push({ name: `layers.${l}.bias`, data: net.biases[l], shape: [widths[l + 1]] });
+    if (withVector) {
+      const v = net.vector[l];
+      tensors.push({
+        name: `vector.layers.${l}.weights`,
+        data: v.weights,
+        shape: [widths[l], widths[l + 1]],
+      });
+      tensors.push({ name: `vector.layers.${l}.bias`, data: v.bias, shape: [widths[l + 1]] });
+    }
   }
   return encodeRequest({ layers: net.activations.map((activation) => ({ activation })), ...fields }, tensors);
 }
 
 const path = '/v1/gradients/network';
+const hessianVectorPath = '/v1/gradients/network/hessian-vector';
 const replyNumbers = (net: Network) =>
   net.weights.reduce((n, w, l) => n + w.length + net.biases[l].length, 0) + net.x.length;
 
@@ -144,29 +177,34 @@ export async function networkBench(
   const net = plan.quick ? mlp(8, [16, 32, 32, 10]) : mlp(64, [784, 256, 128, 10]);
   const json = jsonBody(net);
   const binary = binaryBody(net);
-  const url = `${service.url}${path}`;
-  const jsonLoad = {
-    url,
-    body: json,
+  const jsonLoad = (server: Server, route: string, body: string) => ({
+    url: `${server.url}${route}`,
+    body,
     headers: { 'content-type': 'application/json' },
     connections: 2,
     seconds: plan.seconds,
-  };
-  const [jsonStats, binaryStats, peerStats] = await alternate(
+    pid: server.pid,
+  });
+  const binaryLoad = (route: string, { body, headerLength }: ReturnType<typeof binaryBody>) => ({
+    url: `${service.url}${route}`,
+    body,
+    headers: {
+      'content-type': tensorMediaType,
+      accept: tensorMediaType,
+      'inference-header-content-length': String(headerLength),
+    },
+    connections: 2,
+    seconds: plan.seconds,
+    pid: service.pid,
+  });
+  const hvJson = jsonBody(net, true);
+  const [jsonStats, binaryStats, hvJsonStats, hvBinaryStats, peerStats, hvPeerStats] = await alternate(
     [
-      jsonLoad,
-      {
-        url,
-        body: binary.body,
-        headers: {
-          'content-type': tensorMediaType,
-          accept: tensorMediaType,
-          'inference-header-content-length': String(binary.headerLength),
-        },
-        connections: 2,
-        seconds: plan.seconds,
-      },
-      ...(peer ? [{ ...jsonLoad, url: `${peer.url}${path}` }] : []),
+      jsonLoad(service, path, json),
+      binaryLoad(path, binary),
+      jsonLoad(service, hessianVectorPath, hvJson),
+      binaryLoad(hessianVectorPath, binaryBody(net, true)),
+      ...(peer ? [jsonLoad(peer, path, json), jsonLoad(peer, hessianVectorPath, hvJson)] : []),
     ],
     plan.rounds,
     plan.warmup,
@@ -192,6 +230,11 @@ export async function networkBench(
       endToEndJsonMs: median(jsonMs),
       endToEndBinaryMs: median(binaryMs),
       ...(peerStats ? { peer: peerStats, endToEndPeerMs: median(peerMs) } : {}),
+      hessianVector: {
+        json: hvJsonStats,
+        binary: hvBinaryStats,
+        ...(hvPeerStats ? { peer: hvPeerStats } : {}),
+      },
     },
   ];
 }
@@ -211,5 +254,28 @@ export function networkMarkdown(rows: readonly NetworkRow[]): string[] {
         `${failuresCell(r.json, r.binary, ...(r.peer ? [r.peer] : []))} |`,
     );
   out.push('');
+  const hv = rows.filter((r) => r.hessianVector);
+  if (hv.length) {
+    const cpu = (x: Summary | undefined) =>
+      x?.cpuUsPerRequest === undefined ? '-' : f(x.cpuUsPerRequest / 1000, 2);
+    const ratio = (a: Summary | undefined, b: Summary | undefined) =>
+      a?.cpuUsPerRequest === undefined || b?.cpuUsPerRequest === undefined
+        ? '-'
+        : f(a.cpuUsPerRequest / b.cpuUsPerRequest, 2);
+    out.push(
+      '| case | route | JSON req/s | binary req/s | peer req/s (JSON) | server CPU ms/request JSON / binary / peer | hessian-vector / gradient by CPU: JSON / binary / peer |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const r of hv) {
+      const h = r.hessianVector as NonNullable<NetworkRow['hessianVector']>;
+      out.push(
+        `| ${r.case} | gradient | ${f(r.json.rps, 2)} | ${f(r.binary.rps, 2)} | ${r.peer ? f(r.peer.rps, 2) : 'not run'} | ` +
+          `${cpu(r.json)} / ${cpu(r.binary)} / ${cpu(r.peer)} | |`,
+        `| ${r.case} | hessian-vector | ${f(h.json.rps, 2)} | ${f(h.binary.rps, 2)} | ${h.peer ? f(h.peer.rps, 2) : 'not run'} | ` +
+          `${cpu(h.json)} / ${cpu(h.binary)} / ${cpu(h.peer)} | ${ratio(h.json, r.json)} / ${ratio(h.binary, r.binary)} / ${ratio(h.peer, r.peer)} |`,
+      );
+    }
+    out.push('');
+  }
   return out;
 }

@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- --quick] [-- --http-only | --core-only | --only=echo,binary,network,offload,core]   (or BENCH_QUICK=1)
+ *   [-- --seconds=S --rounds=R]   (each load's seconds and the rounds, for a short targeted run)
  *
  * 1. HTTP: the service and a bare Fastify echo (bench/servers/echo.ts: parses the same body, replies with the
  *    same shape and size, no math), each in its own process, driven by autocannon alternately (A B A B ...)
@@ -10,7 +11,8 @@
  *    skipped with a message.
  * 2. Binary tensors against JSON at 1e6 elements: server throughput, and end to end with the client's own
  *    encoding and decoding.
- * 2b. Network gradients (bench/network.ts): a 784-256-128-10 MLP at batch 64, JSON against binary tensors.
+ * 2b. Network gradients (bench/network.ts): a 784-256-128-10 MLP at batch 64, JSON against binary tensors, and
+ *     its Hessian-vector product (POST /v1/gradients/network/hessian-vector) against the gradient route.
  * 3. Offloading: a client streams 1e6-element requests while another sends 16-element ones (paced, 200/s);
  *    p50/p99/max of the small ones with the worker pool on and off.
  * 4. Core kernels against tfjs-backend-cpu and tfjs-backend-wasm (bench/core.ts).
@@ -68,7 +70,13 @@ const sections = new Set<Section>(
         : allSections,
 );
 
-const plan = quick
+// --seconds=S and --rounds=R override each load's duration and the rounds (a short targeted run on a shared
+// machine: npm run bench -- --only=network --seconds=3 --rounds=2).
+const override = (name: string) => {
+  const value = process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  return value === undefined ? undefined : Number(value);
+};
+const basePlan = quick
   ? { rounds: 1, warmup: 0.1, seconds: (_: number) => 0.4, large: 1000, offloadSeconds: 0.4, settle: 200 }
   : {
       rounds: 3,
@@ -78,6 +86,12 @@ const plan = quick
       offloadSeconds: 6,
       settle: 1000,
     };
+const seconds = override('seconds');
+const plan = {
+  ...basePlan,
+  rounds: override('rounds') ?? basePlan.rounds,
+  seconds: seconds === undefined ? basePlan.seconds : () => seconds,
+};
 
 const jsonHeaders = { 'content-type': 'application/json' };
 const binaryHeaders = (c: HttpCase) => ({

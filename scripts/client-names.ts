@@ -1,10 +1,10 @@
 /**
  * The client package's names (packages/client/src/names.ts), generated from the service's tables: every
- * activation name and alias, the vector ones, the losses and the reductions. `npm run client:names` writes
+ * activation name and alias, the vector ones, the losses, the reductions and the curvatures. `npm run client:names` writes
  * the file; test/client/types-sync.test.ts fails when it is not what this prints.
  */
 import { activations } from '../src/core/activations/index.js';
-import { losses, reductions } from '../src/core/losses.js';
+import { curvatures, losses, reductions } from '../src/core/losses.js';
 
 /** An `as const` array as biome formats it: on one line when that fits in its 110 columns. */
 function list(declaration: string, names: readonly string[]): string {
@@ -40,5 +40,10 @@ export type Loss = (typeof losses)[number];
 ${list('export const reductions', reductions)}
 
 export type Reduction = (typeof reductions)[number];
+
+/** The curvature of a curvature-vector product: hessian (H v) or gauss-newton (G v, G = J^T H_out J, PSD). */
+${list('export const curvatures', curvatures)}
+
+export type Curvature = (typeof curvatures)[number];
 `;
 }

@@ -2,7 +2,17 @@
  * Compares gradients computed elsewhere with the service's, entry by entry, under allclose semantics:
  * an entry agrees when |got - expected| <= atol + rtol |expected| (numpy.allclose, torch.allclose).
  */
-import type { NetworkResult } from './network.js';
+/** What the given quantities are checked against: the network's results, with its curvature products when computed. */
+export interface CheckedResult {
+  readonly loss: number;
+  readonly layers: readonly {
+    readonly weightGradient: Float64Array;
+    readonly biasGradient: Float64Array;
+    readonly weightProduct?: Float64Array;
+    readonly biasProduct?: Float64Array;
+  }[];
+  readonly inputGradient: Float64Array;
+}
 
 export interface Tolerance {
   readonly rtol: number;
@@ -110,16 +120,20 @@ export interface GivenGradients {
   readonly layers?: readonly ({
     readonly weightGradient?: Float64Array;
     readonly biasGradient?: Float64Array;
+    /** (C v) for W_l and b_l: checked only against a result that has them (a request with a vector). */
+    readonly weightProduct?: Float64Array;
+    readonly biasProduct?: Float64Array;
   } | null)[];
   readonly inputGradient?: Float64Array;
 }
 
 /**
  * Checks every given gradient against the network's, in the order /loss, /layers/<l>/weightGradient,
- * /layers/<l>/biasGradient, /inputGradient. inputDims are the dims of x ([M] or [N, M]).
+ * /layers/<l>/biasGradient, /layers/<l>/weightProduct, /layers/<l>/biasProduct, /inputGradient. inputDims are
+ * the dims of x ([M] or [N, M]). A given product without one in the result is a caller bug (RangeError).
  */
 export function checkNetworkGradients(
-  result: NetworkResult,
+  result: CheckedResult,
   layerSizes: readonly { readonly M: number; readonly K: number }[],
   inputDims: readonly number[],
   given: GivenGradients,
@@ -145,6 +159,16 @@ export function checkNetworkGradients(
       checks.push(
         checkTensor(`/layers/${l}/biasGradient`, layer.biasGradient, expected.biasGradient, [K], tolerance),
       );
+    for (const [quantity, dims] of [
+      ['weightProduct', [M, K]],
+      ['biasProduct', [K]],
+    ] as const) {
+      const got = layer[quantity];
+      if (!got) continue;
+      const want = expected[quantity];
+      if (!want) throw new RangeError(`check /layers/${l}/${quantity}: no product computed (no vector)`);
+      checks.push(checkTensor(`/layers/${l}/${quantity}`, got, want, dims, tolerance));
+    }
   }
   if (given.inputGradient)
     checks.push(

@@ -17,6 +17,14 @@ export type Loss = (typeof losses)[number];
 export const reductions = ['sum', 'mean'] as const;
 export type Reduction = (typeof reductions)[number];
 
+/**
+ * The curvature of a curvature-vector product: the Hessian of E, or the generalized Gauss-Newton matrix
+ * J^T H_out J, which keeps only the loss's own curvature (in the logits where E is taken from them, else in
+ * a_L) and drops every activation's g'' (PSD wherever H_out is).
+ */
+export const curvatures = ['hessian', 'gauss-newton'] as const;
+export type Curvature = (typeof curvatures)[number];
+
 export interface LossAndDelta {
   readonly loss: number;
   /** dE/dz, the shape of z. */
@@ -36,6 +44,13 @@ export interface LossEntry {
    * tiny g' does not overflow where dE/da alone would.
    */
   readonly chain: (a: number, t: number, slope: number) => number;
+  /** d^2E/da^2 for one element (a vector activation then takes J^T (d^2E/da^2 R{a}) as its R{delta}). */
+  readonly curvature: (a: number, t: number) => number;
+  /**
+   * d^2E/dz^2 for one element of an elementwise g, given slope = g'(z) and second = g''(z):
+   * E''(a) g'^2 + E'(a) g'' (second = 0 gives the Gauss-Newton part g' E''(a) g'), ratios to a first as in chain.
+   */
+  readonly secondChain: (a: number, t: number, slope: number, second: number) => number;
   /**
    * E and delta from the logits for an elementwise g, when the entry has the log forms this loss needs
    * (finite and accurate where a rounds to 0 or 1); undefined when it has not.
@@ -46,6 +61,13 @@ export interface LossEntry {
     z: Float64Array,
     t: Float64Array,
   ) => LossAndDelta | undefined;
+  /** d^2E/dz^2 per element from the logits, exactly where elementwiseFromLogits gives E and delta. */
+  readonly elementwiseCurvatureFromLogits?: (
+    entry: ElementwiseActivation,
+    params: Params,
+    z: Float64Array,
+    t: Float64Array,
+  ) => Float64Array | undefined;
   /** The same for a vector g (softmax with cross-entropy: log_softmax). */
   readonly vectorFromLogits?: (
     entry: VectorActivation,
@@ -54,6 +76,15 @@ export interface LossEntry {
     t: Float64Array,
     K: number,
   ) => LossAndDelta | undefined;
+  /** (d^2E/dz^2) r per row from the logits (the derivative of delta along r), exactly where vectorFromLogits applies. */
+  readonly vectorCurvatureFromLogits?: (
+    entry: VectorActivation,
+    z: Float64Array,
+    a: Float64Array,
+    t: Float64Array,
+    r: Float64Array,
+    K: number,
+  ) => Float64Array | undefined;
 }
 
 /** -w log(u) for a target weight w: 0 when w = 0 (0 log 0 = 0); throws where u <= 0 under w != 0. */
@@ -77,6 +108,8 @@ const squaredError: LossEntry = {
   },
   gradient: (a, t) => a - t,
   chain: (a, t, slope) => (a - t) * slope,
+  curvature: () => 1,
+  secondChain: (a, t, slope, second) => slope * slope + (a - t) * second,
 };
 
 const crossEntropy: LossEntry = {
@@ -87,6 +120,13 @@ const crossEntropy: LossEntry = {
   },
   gradient: (a, t) => (t !== 0 ? -t / a : 0),
   chain: (a, t, slope) => (t !== 0 ? -t * (slope / a) : 0),
+  curvature: (a, t) => (t !== 0 ? t / a / a : 0),
+  // t (g'/a)^2 - t g''/a.
+  secondChain: (a, t, slope, second) => {
+    if (t === 0) return 0;
+    const r = slope / a;
+    return t * (r * r - second / a);
+  },
   // E = -t log g(z) and delta = -t (log g)'(z), from z.
   elementwiseFromLogits: ({ logForm }, params, z, t) => {
     if (!logForm) return undefined;
@@ -98,6 +138,13 @@ const crossEntropy: LossEntry = {
       delta[i] = -t[i] * logForm.derivative(z[i], params);
     }
     return { loss: total.value, delta };
+  },
+  elementwiseCurvatureFromLogits: ({ logForm }, params, z, t) => {
+    if (!logForm) return undefined;
+    const out = new Float64Array(z.length);
+    for (let i = 0; i < z.length; i++)
+      if (t[i] !== 0) out[i] = -t[i] * logForm.secondDerivative(z[i], params);
+    return out;
   },
   // log a = log_softmax(z) for softmax; its VJP with v = dE/d(log a) = -t gives delta (softmax: a sum(t) - t).
   vectorFromLogits: ({ logForm }, z, a, t, K) => {
@@ -115,6 +162,16 @@ const crossEntropy: LossEntry = {
     const delta = new Float64Array(z.length);
     logForm.backwardRows(z, a, dEdLogA, K, delta);
     return { loss: total.value, delta };
+  },
+  // delta = v^T d(log a)/dz with v = -t fixed: its derivative along r is the log form's directional term
+  // (softmax: sum(t) (diag(p) - p p^T) r).
+  vectorCurvatureFromLogits: ({ logForm }, z, a, t, r, K) => {
+    if (!logForm) return undefined;
+    const minusT = new Float64Array(t.length);
+    for (let i = 0; i < t.length; i++) minusT[i] = -t[i];
+    const out = new Float64Array(z.length);
+    logForm.backwardDirectionalRows(z, a, minusT, r, K, out);
+    return out;
   },
 };
 
@@ -139,6 +196,27 @@ const binaryCrossEntropy: LossEntry = {
     if (w0 !== 0) d += w0 * (slope / (1 - a));
     return d;
   },
+  curvature: (a, t) => {
+    const w0 = 1 - t;
+    let c = 0;
+    if (t !== 0) c += t / a / a;
+    if (w0 !== 0) c += w0 / (1 - a) / (1 - a);
+    return c;
+  },
+  // t ((g'/a)^2 - g''/a) + (1 - t) ((g'/(1 - a))^2 + g''/(1 - a)).
+  secondChain: (a, t, slope, second) => {
+    const w0 = 1 - t;
+    let c = 0;
+    if (t !== 0) {
+      const r = slope / a;
+      c += t * (r * r - second / a);
+    }
+    if (w0 !== 0) {
+      const r = slope / (1 - a);
+      c += w0 * (r * r + second / (1 - a));
+    }
+    return c;
+  },
   // E = -[t log g(z) + (1 - t) log(1 - g(z))]; for sigmoid delta = -t sigma(-z) + (1 - t) sigma(z) = sigma(z) - t,
   // kept as two terms so that t = 1 at large z gives -sigma(-z), not 1 - 1 = 0.
   elementwiseFromLogits: ({ logForm, logComplementForm }, params, z, t) => {
@@ -160,6 +238,20 @@ const binaryCrossEntropy: LossEntry = {
       delta[i] = d;
     }
     return { loss: total.value, delta };
+  },
+  // -t (log g)'' - (1 - t) (log(1 - g))'': for sigmoid sigma(z) sigma(-z), whatever t.
+  elementwiseCurvatureFromLogits: ({ logForm, logComplementForm }, params, z, t) => {
+    if (!logForm || !logComplementForm) return undefined;
+    const out = new Float64Array(z.length);
+    for (let i = 0; i < z.length; i++) {
+      const w1 = t[i];
+      const w0 = 1 - t[i];
+      let c = 0;
+      if (w1 !== 0) c -= w1 * logForm.secondDerivative(z[i], params);
+      if (w0 !== 0) c -= w0 * logComplementForm.secondDerivative(z[i], params);
+      out[i] = c;
+    }
+    return out;
   },
 };
 
@@ -215,4 +307,55 @@ export function reduce(result: LossAndDelta, reduction: Reduction, N: number): L
   const { delta } = result;
   for (let i = 0; i < delta.length; i++) delta[i] /= N;
   return { loss: result.loss / N, delta };
+}
+
+/**
+ * R{delta}: the derivative of delta = dE/dz_L (lossAndDelta, before any reduction) along the direction r = R{z_L}
+ * of the last layer's z, ra = R{a_L} = J r. With 'gauss-newton' only J^T H_out J r: from the logits (where
+ * lossAndDelta takes E from them) that is all of it, as delta depends on z_L alone; from a, the g'' (or a vector
+ * g's second-order) term is dropped.
+ */
+export function deltaDirection(
+  loss: Loss,
+  activation: ElementwiseActivation | VectorActivation,
+  params: Params,
+  z: Float64Array,
+  a: Float64Array,
+  t: Float64Array,
+  K: number,
+  r: Float64Array,
+  ra: Float64Array,
+  curvature: Curvature,
+): Float64Array {
+  const entry = lossTable[loss];
+  const hessian = curvature === 'hessian';
+  if (activation.kind === 'elementwise') {
+    const out = entry.elementwiseCurvatureFromLogits?.(activation, params, z, t);
+    if (out) {
+      for (let i = 0; i < z.length; i++) out[i] *= r[i];
+      return out;
+    }
+    const result = new Float64Array(z.length);
+    for (let i = 0; i < z.length; i++) {
+      const slope = activation.derivative(z[i], params);
+      const second = hessian ? activation.secondDerivative(z[i], params) : 0;
+      result[i] = entry.secondChain(a[i], t[i], slope, second) * r[i];
+    }
+    return result;
+  }
+  const fromLogits = entry.vectorCurvatureFromLogits?.(activation, z, a, t, r, K);
+  if (fromLogits) return fromLogits;
+  // delta = J^T e with e = dE/da: R{delta} = J^T (E''(a) R{a}) + (the derivative of J^T e along r, e fixed).
+  const curved = new Float64Array(z.length);
+  for (let i = 0; i < z.length; i++) curved[i] = entry.curvature(a[i], t[i]) * ra[i];
+  const out = new Float64Array(z.length);
+  activation.backwardRows(z, a, curved, K, out);
+  if (hessian) {
+    const e = new Float64Array(z.length);
+    for (let i = 0; i < z.length; i++) e[i] = entry.gradient(a[i], t[i]);
+    const term = new Float64Array(z.length);
+    activation.backwardDirectionalRows(z, a, e, r, K, term);
+    for (let i = 0; i < z.length; i++) out[i] += term[i];
+  }
+  return out;
 }

@@ -118,21 +118,12 @@ function sumOthers(a: Float64Array, base: number, K: number, m: number): number 
 }
 
 /**
- * v^T J per row from the probabilities a (J = diag(a) - a a^T, symmetric), in O(K) per row:
- * out_i = a_i (v_i - sum_j a_j v_j). When the largest probability a_m >= 1/2 this uses
- * out_i = a_i ((v_i - v_m) + c), c = sum_{j != m} a_j (v_m - v_j), which needs sum_j a_j = 1 and keeps full
- * relative accuracy where a_m ~ 1 (e.g. out_m = a_m c ~ 1e-63 instead of 0).
- * out may be v itself.
+ * v_i - sum_j a_j v_j per row, the centring both softmax VJPs scale. When the largest probability a_m >= 1/2 it
+ * is (v_i - v_m) + c with c = sum_{j != m} a_j (v_m - v_j), which needs sum_j a_j = 1 and does not cancel where
+ * a_m ~ 1 (the m-th entry is c itself, e.g. ~1e-63 instead of 0). out may be v itself.
  */
-export function softmaxVjpRows(
-  a: Float64Array,
-  v: Float64Array,
-  K: number,
-  out: Float64Array = new Float64Array(a.length),
-): Float64Array {
+function centredRows(a: Float64Array, v: Float64Array, K: number, out: Float64Array): void {
   const rows = rowCount(a.length, K);
-  if (v.length !== a.length)
-    throw new RangeError(`softmax vjp: v has ${v.length} entries, a has ${a.length}`);
   for (let r = 0; r < rows; r++) {
     const base = r * K;
     const m = argmaxRow(a, base, K);
@@ -141,15 +132,30 @@ export function softmaxVjpRows(
       const vm = v[base + m];
       for (let j = 0; j < K; j++) if (j !== m) sum.add(a[base + j] * (vm - v[base + j]));
       const c = sum.value;
-      for (let i = 0; i < K; i++) {
-        out[base + i] = i === m ? a[base + i] * c : a[base + i] * (v[base + i] - vm + c);
-      }
+      for (let i = 0; i < K; i++) out[base + i] = i === m ? c : v[base + i] - vm + c;
     } else {
       for (let j = 0; j < K; j++) sum.add(a[base + j] * v[base + j]);
       const s = sum.value;
-      for (let i = 0; i < K; i++) out[base + i] = a[base + i] * (v[base + i] - s);
+      for (let i = 0; i < K; i++) out[base + i] = v[base + i] - s;
     }
   }
+}
+
+/**
+ * v^T J per row from the probabilities a (J = diag(a) - a a^T, symmetric), in O(K) per row:
+ * out_i = a_i (v_i - sum_j a_j v_j), the centring in centredRows' accurate form (full relative accuracy where
+ * a_m ~ 1, e.g. out_m = a_m c ~ 1e-63 instead of 0). out may be v itself.
+ */
+export function softmaxVjpRows(
+  a: Float64Array,
+  v: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(a.length),
+): Float64Array {
+  if (v.length !== a.length)
+    throw new RangeError(`softmax vjp: v has ${v.length} entries, a has ${a.length}`);
+  centredRows(a, v, K, out);
+  for (let i = 0; i < out.length; i++) out[i] *= a[i];
   return out;
 }
 
@@ -176,6 +182,78 @@ export function logSoftmaxVjpRows(
     const outM = p[base + m] >= 0.5 ? total * sumOthers(p, base, K, m) - vOthers : vm - p[base + m] * total;
     for (let i = 0; i < K; i++) out[base + i] = v[base + i] - p[base + i] * total;
     out[base + m] = outM;
+  }
+  return out;
+}
+
+/**
+ * The second-order term of softmax's VJP (the network's curvature product through a softmax layer): the
+ * derivative of v^T J(z) along a direction r of z with v held fixed, per row, from the probabilities a and
+ * their directional derivative ra = J r (softmaxVjpRows(a, r): J is symmetric). From (v^T J)_i = a_i (v_i - s),
+ * s = sum_j a_j v_j: out_i = ra_i (v_i - s) - a_i sum_j ra_j v_j, with v_i - s from centredRows.
+ */
+export function softmaxVjpDirectionalRows(
+  a: Float64Array,
+  ra: Float64Array,
+  v: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(a.length),
+): Float64Array {
+  const rows = rowCount(a.length, K);
+  if (v.length !== a.length || ra.length !== a.length)
+    throw new RangeError(`softmax vjp directional: ${a.length}, ${ra.length} and ${v.length} entries`);
+  const centred = new Float64Array(a.length);
+  centredRows(a, v, K, centred);
+  for (let r = 0; r < rows; r++) {
+    const base = r * K;
+    const raDotV = new CompensatedSum();
+    for (let j = 0; j < K; j++) raDotV.add(ra[base + j] * v[base + j]);
+    const q = raDotV.value;
+    for (let i = 0; i < K; i++) out[base + i] = ra[base + i] * centred[base + i] - a[base + i] * q;
+  }
+  return out;
+}
+
+/** J r of log_softmax per row (its directional derivative along r), from p = softmax(z): r_i - sum_j p_j r_j. */
+export function logSoftmaxJvpRows(
+  p: Float64Array,
+  r: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(p.length),
+): Float64Array {
+  const rows = rowCount(p.length, K);
+  if (r.length !== p.length)
+    throw new RangeError(`log_softmax jvp: r has ${r.length} entries, p has ${p.length}`);
+  for (let row = 0; row < rows; row++) {
+    const base = row * K;
+    const sum = new CompensatedSum();
+    for (let j = 0; j < K; j++) sum.add(p[base + j] * r[base + j]);
+    const s = sum.value;
+    for (let i = 0; i < K; i++) out[base + i] = r[base + i] - s;
+  }
+  return out;
+}
+
+/**
+ * The second-order term of log_softmax's VJP: (v^T J)_i = v_i - p_i sum_j v_j, so along r with v fixed it is
+ * -(sum_j v_j) (J_softmax r)_i, the softmax JVP from p (cross-entropy from the logits: v = -t gives
+ * sum(t) (diag(p) - p p^T) r, the loss's Hessian in z times r).
+ */
+export function logSoftmaxVjpDirectionalRows(
+  p: Float64Array,
+  v: Float64Array,
+  r: Float64Array,
+  K: number,
+  out: Float64Array = new Float64Array(p.length),
+): Float64Array {
+  const rows = rowCount(p.length, K);
+  softmaxVjpRows(p, r, K, out);
+  for (let row = 0; row < rows; row++) {
+    const base = row * K;
+    const sum = new CompensatedSum();
+    for (let j = 0; j < K; j++) sum.add(v[base + j]);
+    const scale = -sum.value;
+    for (let i = 0; i < K; i++) out[base + i] *= scale;
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import { TooManyElementsError } from '../errors.js';
 import type { ReplyField } from '../serialize/reply.js';
 import { derivative, forward, jacobian, secondDerivative, vjp } from './activation-ops.js';
-import { checkOperation, networkOperation } from './network.js';
+import { checkOperation, hessianVectorOperation, networkOperation } from './network.js';
 import { outputLayerOperation } from './output-layer.js';
 import { shapeText, sizeOf } from './support.js';
 import type { Job, Operation, OperationRequest } from './types.js';
@@ -22,6 +22,7 @@ export const operations = [
   vjp,
   outputLayerOperation,
   networkOperation,
+  hessianVectorOperation,
   checkOperation,
 ] as const satisfies readonly Operation[];
 

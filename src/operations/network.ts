@@ -1,15 +1,24 @@
 /**
- * The network and check operations: backpropagation through dense layers (core/network.ts) and the gradient
- * checker over it (core/gradient-check.ts). Their tensors are named by path, as binary inputs are named:
- * `x`, `targets`, `layers.<l>.weights`, `layers.<l>.bias`, and for the check the given gradients
- * `gradients.layers.<l>.weightGradient`, `gradients.layers.<l>.biasGradient`, `gradients.inputGradient`.
+ * The network, network-hessian-vector and check operations: backpropagation through dense layers and the
+ * R-operator's curvature products (core/network.ts), and the gradient checker over them (core/gradient-check.ts).
+ * Their tensors are named by path, as binary inputs are named: `x`, `targets`, `layers.<l>.weights`,
+ * `layers.<l>.bias`, the direction `vector.layers.<l>.weights`, `vector.layers.<l>.bias`, and for the check the
+ * given `gradients.layers.<l>.weightGradient` (.biasGradient, .weightProduct, .biasProduct), `gradients.inputGradient`.
  * Results are named the same way (`layers.<l>.z`, ...); the /v1 JSON reply nests them back into `layers`.
  * The per-layer activations and params travel in the option `layers` ([{ activation, params }]).
  */
 import { activationNames, findActivation } from '../core/activations/index.js';
 import { allPassed, checkNetworkGradients, type GivenGradients } from '../core/gradient-check.js';
-import { type Loss, losses, type Reduction, reductions } from '../core/losses.js';
-import { type DenseLayer, layerQuantities, type NetworkResult, network } from '../core/network.js';
+import { type Curvature, curvatures, type Loss, losses, type Reduction, reductions } from '../core/losses.js';
+import {
+  curvatureProduct,
+  type DenseLayer,
+  layerQuantities,
+  type NetworkResult,
+  network,
+  type ProductResult,
+  productQuantities,
+} from '../core/network.js';
 import { invalidField, TooManyElementsError } from '../errors.js';
 import type { ReplyField } from '../serialize/reply.js';
 import { mismatch, oneOf, paramsFor, perSample, samples, shapeText } from './support.js';
@@ -17,8 +26,12 @@ import type { Job, JobLayer, Operation, OperationRequest, ResultShape, TensorVal
 
 export const weightsName = (l: number) => `layers.${l}.weights`;
 export const biasName = (l: number) => `layers.${l}.bias`;
+export const vectorWeightsName = (l: number) => `vector.layers.${l}.weights`;
+export const vectorBiasName = (l: number) => `vector.layers.${l}.bias`;
+const vectorPrefix = 'vector.';
 const givenPrefix = 'gradients.';
-const givenName = /^gradients\.(?:layers\.(\d+)\.(weightGradient|biasGradient)|(inputGradient))$/;
+const givenName =
+  /^gradients\.(?:layers\.(\d+)\.(weightGradient|biasGradient|weightProduct|biasProduct)|(inputGradient))$/;
 
 /** The JSON pointer of a dotted tensor name: layers.2.weights -> /layers/2/weights. */
 export const pointerOf = (name: string) => `/${name.replaceAll('.', '/')}`;
@@ -117,6 +130,58 @@ function prepareNetwork(request: OperationRequest) {
   return { tensors, layers, options: { loss, reduction, intermediates } };
 }
 
+/**
+ * The direction `vector` of a curvature product, checked against the network's shapes: one entry per layer, its
+ * weights M_l x K_l and its bias (optional, 0 when absent) K_l; a 400 naming the path otherwise. Adds its tensors
+ * to `tensors` and returns the curvature.
+ */
+function prepareDirection(
+  request: OperationRequest,
+  tensors: Record<string, TensorValue>,
+  layerCount: number,
+): Curvature {
+  const curvature = oneOf<Curvature>(request, 'curvature', curvatures, 'hessian');
+  for (let l = 0; l < layerCount; l++) {
+    const [M, K] = tensors[weightsName(l)].shape;
+    const name = vectorWeightsName(l);
+    const weights = request.tensors.get(name);
+    if (!weights)
+      throw invalidField(
+        pointerOf(name),
+        `is required: the vector has one entry per layer, with weights the shape of layer ${l}'s (${shapeText([M, K])})`,
+      );
+    limit(name, weights.data.length, request.maxElements);
+    if (weights.shape.length !== 2 || weights.shape[0] !== M || weights.shape[1] !== K)
+      throw mismatch(
+        pointerOf(name),
+        `${pointerOf(name)} has shape ${shapeText(weights.shape)} but layer ${l}'s weights have shape ${shapeText([M, K])}: the vector is a direction in parameter space, each entry the shape of its layer's parameters`,
+      );
+    tensors[name] = weights;
+    const bias = request.tensors.get(vectorBiasName(l));
+    if (bias) {
+      if (bias.shape.length !== 1 || bias.shape[0] !== K)
+        throw mismatch(
+          pointerOf(vectorBiasName(l)),
+          `${pointerOf(vectorBiasName(l))} has shape ${shapeText(bias.shape)} but layer ${l} has ${K} outputs (its bias has shape ${shapeText([K])})`,
+        );
+      tensors[vectorBiasName(l)] = bias;
+    }
+  }
+  const stray = [...request.tensors.keys()].find(
+    (name) => name.startsWith(vectorPrefix) && !(name in tensors),
+  );
+  if (stray)
+    throw invalidField(
+      pointerOf(stray),
+      `is not part of a direction for this network of ${layerCount} layers (vector.layers.<l>.weights, vector.layers.<l>.bias, l from 0 to ${layerCount - 1})`,
+    );
+  return curvature;
+}
+
+/** Whether the request carries a direction (the check's optional vector). */
+const hasDirection = (request: OperationRequest) =>
+  [...request.tensors.keys()].some((name) => name.startsWith(vectorPrefix));
+
 function jobLayers(job: Job): readonly JobLayer[] {
   if (!job.layers) throw new RangeError(`job: ${job.operation} without layers`);
   return job.layers;
@@ -155,8 +220,16 @@ function networkSize(job: Job): number {
   return work;
 }
 
-/** Core over the job's arrays; network() checks every quantity finite as it computes it. */
-function runNetwork(job: Job): NetworkResult {
+/** The R-operator's extra work over the gradient's: about two products forward and four backward per layer. */
+function productSize(job: Job): number {
+  const { N, layers } = sizes(job);
+  let work = networkSize(job);
+  for (const { M, K } of layers) work += 6 * N * M * K + 6 * N * K + 2 * M * K;
+  return work;
+}
+
+/** Core's input for the job's network: x, N, the dense layers, targets, loss and reduction. */
+function networkInput(job: Job) {
   const { N, layers: shapes } = sizes(job);
   const layers: DenseLayer[] = jobLayers(job).map(({ activation, params }, l) => {
     const entry = findActivation(activation);
@@ -169,13 +242,30 @@ function runNetwork(job: Job): NetworkResult {
       params,
     };
   });
-  return network({
+  return {
     x: job.tensors.x.data,
     N,
     layers,
     targets: job.tensors.targets.data,
     loss: job.options.loss as Loss,
     reduction: job.options.reduction as Reduction,
+  };
+}
+
+/** Core over the job's arrays; network() checks every quantity finite as it computes it. */
+const runNetwork = (job: Job): NetworkResult => network(networkInput(job));
+
+/** The curvature product of the job's network along its vector (curvatureProduct checks finiteness). */
+function runProduct(job: Job, withInputGradient: boolean): ProductResult {
+  const input = networkInput(job);
+  return curvatureProduct({
+    ...input,
+    vector: input.layers.map((_, l) => ({
+      weights: job.tensors[vectorWeightsName(l)].data,
+      bias: job.tensors[vectorBiasName(l)]?.data,
+    })),
+    curvature: job.options.curvature as Curvature,
+    withInputGradient,
   });
 }
 
@@ -226,6 +316,65 @@ export const networkOperation: Operation<'network'> = {
   },
 };
 
+/** The tensors the hessian-vector reply carries: per layer the gradients and the products. */
+function productResults(job: Job): ResultShape[] {
+  return sizes(job).layers.flatMap(({ M, K }, l) =>
+    productQuantities.map((q) => ({ name: `layers.${l}.${q}`, dims: q.startsWith('weight') ? [M, K] : [K] })),
+  );
+}
+
+export const hessianVectorOperation: Operation<'network-hessian-vector'> = {
+  name: 'network-hessian-vector',
+  scope: 'none',
+  v1Only: true,
+  describe: () =>
+    'The Hessian (or Gauss-Newton matrix J^T H_out J) of the network’s loss in its weights and biases times a ' +
+    'direction vector, by the R-operator (one forward and one backward pass of directional derivatives), with ' +
+    'the gradients and the directional derivative',
+  inputs: () => [
+    ...networkInputs,
+    { name: 'vector.layers.<l>.weights', shape: [-1, -1] },
+    { name: 'vector.layers.<l>.bias', shape: [-1], optional: true },
+  ],
+  outputs: [
+    { name: 'loss', shape: [1] },
+    { name: 'directionalDerivative', shape: [1] },
+    ...productQuantities.map((q) => ({ name: `layers.<l>.${q}`, shape: [-1, -1] })),
+  ],
+  options: [...networkOptions, 'curvature'],
+  parameterText: () =>
+    `${networkOperation.parameterText()} (accepted, no intermediates are returned), curvature (${curvatures.join(' | ')}; default hessian)`,
+  prepare: (request) => {
+    const { tensors, layers, options } = prepareNetwork(request);
+    const curvature = prepareDirection(request, tensors, layers.length);
+    return {
+      operation: 'network-hessian-vector',
+      params: {},
+      options: { ...options, curvature },
+      tensors,
+      layers,
+    };
+  },
+  results: productResults,
+  size: productSize,
+  run: (job) => {
+    const result = runProduct(job, false);
+    const fields: ReplyField[] = [
+      { name: 'loss', value: result.loss },
+      { name: 'directionalDerivative', value: result.directionalDerivative },
+    ];
+    for (const { name, dims } of productResults(job)) {
+      const [, l, quantity] = name.split('.');
+      fields.push({
+        name,
+        data: result.layers[Number(l)][quantity as (typeof productQuantities)[number]],
+        dims,
+      });
+    }
+    return fields;
+  },
+};
+
 /** A given gradient's expected dims, from the network's shapes; undefined for a layer it does not have. */
 function expectedDims(job: Pick<Job, 'tensors' | 'layers'>, name: string): readonly number[] | undefined {
   const match = givenName.exec(name);
@@ -234,7 +383,7 @@ function expectedDims(job: Pick<Job, 'tensors' | 'layers'>, name: string): reado
   const l = Number(match[1]);
   const weights = job.tensors[weightsName(l)];
   if (!weights) return undefined;
-  return match[2] === 'weightGradient' ? weights.shape : [weights.shape[1]];
+  return match[2].startsWith('weight') ? weights.shape : [weights.shape[1]];
 }
 
 function tolerance(request: OperationRequest, name: string, fallback: number): number {
@@ -249,20 +398,27 @@ export const checkOperation: Operation<'check'> = {
   scope: 'none',
   v1Only: true,
   describe: () =>
-    "Checks gradients computed elsewhere against the network's, entry by entry: |got - expected| <= atol + " +
-    'rtol |expected|',
+    "Checks gradients (and, given a vector, curvature products) computed elsewhere against the network's, " +
+    'entry by entry: |got - expected| <= atol + rtol |expected|',
   inputs: () => [
     ...networkInputs,
+    { name: 'vector.layers.<l>.weights', shape: [-1, -1], optional: true },
+    { name: 'vector.layers.<l>.bias', shape: [-1], optional: true },
     { name: 'gradients.layers.<l>.weightGradient', shape: [-1, -1], optional: true },
     { name: 'gradients.layers.<l>.biasGradient', shape: [-1], optional: true },
+    { name: 'gradients.layers.<l>.weightProduct', shape: [-1, -1], optional: true },
+    { name: 'gradients.layers.<l>.biasProduct', shape: [-1], optional: true },
     { name: 'gradients.inputGradient', shape: [-1, -1], optional: true },
   ],
   outputs: [],
-  options: [...networkOptions, 'gradients.loss', 'rtol', 'atol'],
+  options: [...networkOptions, 'curvature', 'gradients.loss', 'rtol', 'atol'],
   parameterText: () =>
-    `${networkOperation.parameterText()}, gradients.loss, rtol (default 1e-7), atol (default 0)`,
+    `${networkOperation.parameterText()}, vector and curvature (optional: then products can be checked), ` +
+    'gradients.loss, rtol (default 1e-7), atol (default 0)',
   prepare: (request) => {
     const { tensors, layers, options } = prepareNetwork(request);
+    const withVector = hasDirection(request);
+    const curvature = withVector ? prepareDirection(request, tensors, layers.length) : undefined;
     const rtol = tolerance(request, 'rtol', 1e-7);
     const atol = tolerance(request, 'atol', 0);
     const givenLoss = request.options['gradients.loss'];
@@ -282,6 +438,11 @@ export const checkOperation: Operation<'check'> = {
             : `the network has ${layers.length} layers (0 to ${layers.length - 1}): there is no layer ${layer}`,
         );
       }
+      if (!withVector && /Product$/.test(name))
+        throw invalidField(
+          pointerOf(name),
+          'needs vector: a product is checked against the curvature times the vector given beside it',
+        );
       if (t.shape.length !== dims.length || t.shape.some((d, i) => d !== dims[i]))
         throw mismatch(
           pointerOf(name),
@@ -293,12 +454,18 @@ export const checkOperation: Operation<'check'> = {
     if (given === 0)
       throw invalidField(
         `${request.pointers.options}/gradients`,
-        'has nothing to check: give loss, inputGradient or a layer’s weightGradient or biasGradient',
+        'has nothing to check: give loss, inputGradient or a layer’s weightGradient, biasGradient, weightProduct or biasProduct',
       );
     return {
       operation: 'check',
       params: {},
-      options: { ...options, rtol, atol, ...(givenLoss === undefined ? {} : { givenLoss }) },
+      options: {
+        ...options,
+        rtol,
+        atol,
+        ...(givenLoss === undefined ? {} : { givenLoss }),
+        ...(curvature === undefined ? {} : { curvature }),
+      },
       tensors,
       layers,
     };
@@ -309,15 +476,20 @@ export const checkOperation: Operation<'check'> = {
     let given = 0;
     for (const [name, t] of Object.entries(job.tensors))
       if (name.startsWith(givenPrefix)) given += t.data.length;
-    return networkSize(job) + 2 * given;
+    return (job.options.curvature === undefined ? networkSize(job) : productSize(job)) + 2 * given;
   },
   run: (job) => {
-    const result = runNetwork(job);
+    const product = job.options.curvature === undefined ? undefined : runProduct(job, true);
+    const result = product
+      ? { ...product, inputGradient: product.inputGradient as Float64Array }
+      : runNetwork(job);
     const given: GivenGradients = {
       loss: job.options.givenLoss as number | undefined,
       layers: jobLayers(job).map((_, l) => ({
         weightGradient: job.tensors[`gradients.layers.${l}.weightGradient`]?.data,
         biasGradient: job.tensors[`gradients.layers.${l}.biasGradient`]?.data,
+        weightProduct: job.tensors[`gradients.layers.${l}.weightProduct`]?.data,
+        biasProduct: job.tensors[`gradients.layers.${l}.biasProduct`]?.data,
       })),
       inputGradient: job.tensors['gradients.inputGradient']?.data,
     };

@@ -1,20 +1,31 @@
 /**
- * POST /v1/gradients/network and POST /v1/gradients/check: the network and check operations of the table
- * (src/operations/network.ts). The body's nested tensors (layers[l].weights, gradients.layers[l].weightGradient)
- * become the operation's dotted tensor names; in a binary body they arrive under those names as inputs.
+ * POST /v1/gradients/network, POST /v1/gradients/network/hessian-vector and POST /v1/gradients/check: the network,
+ * network-hessian-vector and check operations of the table (src/operations/network.ts). The body's nested tensors
+ * (layers[l].weights, vector.layers[l].weights, gradients.layers[l].weightGradient) become the operation's dotted
+ * tensor names; in a binary body they arrive under those names as inputs.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PackedTensor } from '../core/tensor.js';
 import { InvalidRequestError, invalidField } from '../errors.js';
 import { type OperationName, prepareJob, type TensorValue } from '../operations/index.js';
-import { biasName, pointerOf, weightsName } from '../operations/network.js';
+import {
+  biasName,
+  pointerOf,
+  vectorBiasName,
+  vectorWeightsName,
+  weightsName,
+} from '../operations/network.js';
 import { withBinaryTensors } from '../schemas/binary.js';
 import {
   CheckHeader,
   CheckReply,
   checkInputPattern,
   checkSchema,
+  HessianVectorHeader,
+  hessianVectorInputPattern,
+  hessianVectorOutputPattern,
+  hessianVectorSchema,
   NetworkHeader,
   networkInputPattern,
   networkOutputPattern,
@@ -24,7 +35,13 @@ import { respond, tensorValue } from './support.js';
 
 type Body = Record<string, unknown>;
 type Layer = { weights?: unknown; bias?: unknown; activation?: unknown; params?: Record<string, unknown> };
-type GivenLayer = { weightGradient?: unknown; biasGradient?: unknown } | null;
+type GivenLayer = {
+  weightGradient?: unknown;
+  biasGradient?: unknown;
+  weightProduct?: unknown;
+  biasProduct?: unknown;
+} | null;
+type DirectionLayer = { weights?: unknown; bias?: unknown };
 
 /**
  * Reads the tensor at `name` (dotted) from the body: nested JSON (`json`, found under the body's structure) or
@@ -49,9 +66,7 @@ function networkRequest(body: Body) {
     readNested(body, tensors, biasName(l), layer.bias);
   }
   // Binary inputs for layers the network does not have: the operation names them.
-  for (const name of Object.keys(body))
-    if (name.startsWith('layers.') && body[name] instanceof PackedTensor && !tensors.has(name))
-      tensors.set(name, tensorValue(pointerOf(name).slice(1), body[name] as PackedTensor));
+  readUnlisted(body, tensors, 'layers.');
   const options: Record<string, unknown> = {
     layers: layers.map(({ activation, params }) => ({ activation, params })),
   };
@@ -60,8 +75,33 @@ function networkRequest(body: Body) {
   return { tensors, options, layerCount: layers.length };
 }
 
+/** Binary inputs under `prefix` that the JSON lists do not reach: the operation names those it has no place for. */
+function readUnlisted(body: Body, tensors: Map<string, TensorValue>, prefix: string): void {
+  for (const name of Object.keys(body))
+    if (name.startsWith(prefix) && body[name] instanceof PackedTensor && !tensors.has(name))
+      tensors.set(name, tensorValue(pointerOf(name).slice(1), body[name] as PackedTensor));
+}
+
+/** The direction `vector` (its entries nested or as inputs) and `curvature`, added to a network request. */
+function readDirection(body: Body, request: ReturnType<typeof networkRequest>): void {
+  const vector = (body.vector ?? {}) as { layers?: DirectionLayer[] };
+  for (const [l, layer] of (vector.layers ?? []).entries()) {
+    readNested(body, request.tensors, vectorWeightsName(l), layer.weights);
+    readNested(body, request.tensors, vectorBiasName(l), layer.bias);
+  }
+  readUnlisted(body, request.tensors, 'vector.');
+  if (body.curvature !== undefined) request.options.curvature = body.curvature;
+}
+
+function hessianVectorRequest(body: Body) {
+  const request = networkRequest(body);
+  readDirection(body, request);
+  return request;
+}
+
 function checkRequest(body: Body) {
   const request = networkRequest(body);
+  readDirection(body, request);
   const gradients = (body.gradients ?? {}) as {
     loss?: number;
     layers?: GivenLayer[];
@@ -75,15 +115,12 @@ function checkRequest(body: Body) {
         message: `has ${given.length} entries but the network has ${request.layerCount} layers`,
       },
     ]);
-  for (const [l, layer] of given.entries()) {
-    readNested(body, request.tensors, `gradients.layers.${l}.weightGradient`, layer?.weightGradient);
-    readNested(body, request.tensors, `gradients.layers.${l}.biasGradient`, layer?.biasGradient);
-  }
+  for (const [l, layer] of given.entries())
+    for (const quantity of ['weightGradient', 'biasGradient', 'weightProduct', 'biasProduct'] as const)
+      readNested(body, request.tensors, `gradients.layers.${l}.${quantity}`, layer?.[quantity]);
   readNested(body, request.tensors, 'gradients.inputGradient', gradients.inputGradient);
   // Binary inputs for layers the JSON list does not reach (or with no list at all).
-  for (const name of Object.keys(body))
-    if (name.startsWith('gradients.') && body[name] instanceof PackedTensor && !request.tensors.has(name))
-      request.tensors.set(name, tensorValue(pointerOf(name).slice(1), body[name] as PackedTensor));
+  readUnlisted(body, request.tensors, 'gradients.');
   if (gradients.loss !== undefined) request.options['gradients.loss'] = gradients.loss;
   for (const field of ['rtol', 'atol']) if (body[field] !== undefined) request.options[field] = body[field];
   return request;
@@ -120,6 +157,20 @@ const networkRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }),
     },
     handler(app, 'network', networkRequest),
+  );
+  app.post(
+    '/v1/gradients/network/hessian-vector',
+    {
+      schema: withBinaryTensors(hessianVectorSchema, {
+        inputs: ['x', 'targets'],
+        inputPattern: hessianVectorInputPattern,
+        header: HessianVectorHeader,
+        numbers: ['loss', 'directionalDerivative'],
+        outputs: [],
+        outputPattern: hessianVectorOutputPattern,
+      }),
+    },
+    handler(app, 'network-hessian-vector', hessianVectorRequest),
   );
   app.post(
     '/v1/gradients/check',

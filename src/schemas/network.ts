@@ -1,5 +1,6 @@
 /** Schemas of POST /v1/gradients/network and POST /v1/gradients/check. */
 import { Type } from 'typebox';
+import { type Curvature, curvatures } from '../core/losses.js';
 import { ParamsField } from './activations.js';
 import { activationNameRef, matrixRef, tensorRef } from './common.js';
 import { OutputLayerBody } from './output-layer.js';
@@ -68,6 +69,43 @@ const networkFields = {
   ),
 };
 
+export const DirectionLayer = Type.Object(
+  {
+    weights: matrixRef('The direction for W_l: M_l x K_l, the shape of the layer’s weights.'),
+    bias: Type.Optional(vector('The direction for b_l, length K_l; zeros when omitted.', 'v_b[k].')),
+  },
+  { additionalProperties: false, description: 'One layer’s part of the direction v.' },
+);
+
+/** The fields a curvature product adds to the network body (the hessian-vector route, and the check). */
+const directionFields = {
+  vector: Type.Object(
+    {
+      layers: Type.Array(DirectionLayer, {
+        minItems: 1,
+        maxItems: MAX_LAYERS,
+        description: 'One entry per layer of the network, first to last.',
+      }),
+    },
+    {
+      additionalProperties: false,
+      description: 'A direction v in parameter space: per layer, the shape of its weights and bias.',
+    },
+  ),
+  curvature: Type.Optional(
+    Type.Unsafe<Curvature>({
+      type: 'string',
+      enum: [...curvatures],
+      default: 'hessian',
+      description:
+        'hessian: H v, H the Hessian of E in every weight and bias; gauss-newton: G v, G = J^T H_out J, with ' +
+        'H_out the loss’s Hessian in the logits z_L where E is taken from them (softmax + cross_entropy: ' +
+        'sum(t) (diag(p) - p p^T); sigmoid + binary_cross_entropy: diag(p(1-p)); sigmoid + cross_entropy: ' +
+        'diag(t p(1-p))), else in a_L (squared_error: I); divided by N for mean. PSD wherever H_out is.',
+    }),
+  ),
+};
+
 export const NetworkBody = Type.Object(networkFields, {
   additionalProperties: false,
   description: 'A feed-forward network of dense layers and a loss on the last one (as for the output layer).',
@@ -128,14 +166,98 @@ export const networkSchema = {
   },
 };
 
+const hessianVectorExample = {
+  ...seedTwoLayerExample,
+  vector: {
+    layers: [
+      {
+        weights: [
+          [1, 0, 0],
+          [0, 0, 0],
+        ],
+        bias: [0, 0, 0],
+      },
+      {
+        weights: [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+        ],
+      },
+    ],
+  },
+  curvature: 'hessian',
+};
+
+export const HessianVectorBody = Type.Object(
+  { ...networkFields, ...directionFields },
+  {
+    additionalProperties: false,
+    description:
+      'A network request plus a direction in parameter space (`intermediates` is accepted and has no effect).',
+    examples: [hessianVectorExample],
+  },
+);
+
+const matrix = (description: string, item: string) =>
+  Type.Array(Type.Array(Type.Number({ description: item }), { description: 'Row j.' }), { description });
+
+export const LayerProducts = Type.Object(
+  {
+    weightGradient,
+    biasGradient,
+    weightProduct: matrix('(C v) for W_l, M_l x K_l.', '(C v) for w[j][k].'),
+    biasProduct: Type.Array(Type.Number({ description: '(C v) for b[k].' }), {
+      description: '(C v) for b_l, length K_l.',
+    }),
+  },
+  { description: 'One layer’s gradients and curvature-vector products.' },
+);
+
+export const HessianVectorReply = Type.Object(
+  {
+    loss: Type.Number({ description: 'E, reduced as requested.' }),
+    directionalDerivative: Type.Number({ description: 'sum over every weight and bias of dE/dθ v_θ.' }),
+    layers: Type.Array(LayerProducts, { description: 'Per layer, first to last.' }),
+  },
+  { description: 'The loss, the directional derivative, and every layer’s gradients and products C v.' },
+);
+
+export const hessianVectorSchema = {
+  operationId: 'networkHessianVector',
+  tags: ['gradients'],
+  summary: 'Hessian- or Gauss-Newton-vector product of a network’s loss',
+  description:
+    'C v, with C the Hessian of E in every weight and bias (or, with curvature gauss-newton, G = J^T H_out J), ' +
+    'computed exactly by the R-operator (Pearlmutter 1994): one forward pass of directional derivatives ' +
+    'R{z_l} = R{h_(l-1)} W_l + h_(l-1) V_l + Vb_l, R{a_l} = g_l′(z_l) R{z_l} (J_l R{z_l} for softmax), and one ' +
+    'backward pass of R{delta_l}, with g_l″ from z_l; never a finite difference, never the matrix. Also the ' +
+    'gradients (as POST /v1/gradients/network gives them) and the directional derivative. A vector whose ' +
+    'entries do not have their layer’s shapes is a 400 naming the path (`/vector/layers/1/weights`).',
+  body: HessianVectorBody,
+  response: {
+    200: HessianVectorReply,
+    ...computeErrorResponses('v1', {
+      describe: {
+        400: 'Invalid request, network shapes that do not agree (naming the layer and both sizes), or a vector entry whose shape is not its layer’s (naming its path).',
+        413: 'The body is larger than BODY_LIMIT bytes, or a tensor of the request (each layer’s weights and vector entry included) or of the reply would hold more than MAX_ELEMENTS numbers.',
+      },
+    }),
+  },
+};
+
 const GivenLayer = Type.Union(
   [
     Type.Object(
       {
         weightGradient: Type.Optional(matrixRef('Your dE/dW_l, M_l x K_l.')),
         biasGradient: Type.Optional(vector('Your dE/db_l, length K_l.', 'dE/db[k].')),
+        weightProduct: Type.Optional(matrixRef('Your (C v) for W_l, M_l x K_l (needs `vector`).')),
+        biasProduct: Type.Optional(
+          vector('Your (C v) for b_l, length K_l (needs `vector`).', '(C v) for b[k].'),
+        ),
       },
-      { additionalProperties: false, description: 'What you computed for this layer (either or both).' },
+      { additionalProperties: false, description: 'What you computed for this layer (any of the four).' },
     ),
     Type.Null({ description: 'Nothing to check for this layer.' }),
   ],
@@ -162,6 +284,8 @@ export const GivenGradients = Type.Object(
 export const CheckBody = Type.Object(
   {
     ...networkFields,
+    vector: Type.Optional(directionFields.vector),
+    curvature: directionFields.curvature,
     gradients: GivenGradients,
     rtol: Type.Optional(
       Type.Number({ minimum: 0, default: 1e-7, description: 'Relative tolerance (allclose rtol).' }),
@@ -243,8 +367,11 @@ export const checkSchema = {
   description:
     'Computes the network’s gradients as POST /v1/gradients/network does and compares the given ones entry ' +
     'by entry: an entry agrees when |got - expected| <= atol + rtol |expected| (numpy.allclose, ' +
-    'torch.allclose). 200 whether or not they agree; a given gradient whose shape differs from the network’s ' +
-    'is a 400 naming its path, and `gradients` with nothing in it is a 400.',
+    'torch.allclose). With `vector` (and `curvature`) the products C v of POST ' +
+    '/v1/gradients/network/hessian-vector are computed too, and given weightProduct and biasProduct are ' +
+    'checked like the gradients. 200 whether or not they agree; a given gradient whose shape differs from the ' +
+    'network’s is a 400 naming its path, a product without `vector` is a 400, and `gradients` with nothing in ' +
+    'it is a 400.',
   body: CheckBody,
   response: {
     200: CheckReply,
@@ -277,9 +404,37 @@ const headerNetworkFields = {
 
 export const NetworkHeader = Type.Object(headerNetworkFields, { additionalProperties: false });
 
+/** In a binary body's JSON header the vector's entries may travel as inputs (vector.layers.<l>.weights). */
+const headerDirection = Type.Object(
+  {
+    layers: Type.Array(
+      Type.Object(
+        { weights: Type.Optional(DirectionLayer.properties.weights), bias: DirectionLayer.properties.bias },
+        {
+          additionalProperties: false,
+          description:
+            'One layer’s direction; inline or as the inputs vector.layers.<l>.weights (vector.layers.<l>.bias).',
+        },
+      ),
+      {
+        maxItems: MAX_LAYERS,
+        description: 'Per layer, first to last (entries may be {} when sent as inputs).',
+      },
+    ),
+  },
+  { additionalProperties: false, description: 'The direction v; its tensors inline or as inputs.' },
+);
+
+export const HessianVectorHeader = Type.Object(
+  { ...headerNetworkFields, vector: Type.Optional(headerDirection), curvature: directionFields.curvature },
+  { additionalProperties: false },
+);
+
 export const CheckHeader = Type.Object(
   {
     ...headerNetworkFields,
+    vector: Type.Optional(headerDirection),
+    curvature: directionFields.curvature,
     gradients: Type.Optional(CheckBody.properties.gradients),
     rtol: CheckBody.properties.rtol,
     atol: CheckBody.properties.atol,
@@ -292,10 +447,20 @@ export const networkInputPattern = {
   text: 'x, targets, layers.<l>.weights and layers.<l>.bias (l from 0)',
 };
 
+export const hessianVectorInputPattern = {
+  pattern: '^(x|targets|(vector\\.)?layers\\.[0-9]+\\.(weights|bias))$',
+  text: 'x, targets, layers.<l>.weights, layers.<l>.bias, vector.layers.<l>.weights and vector.layers.<l>.bias (l from 0)',
+};
+
 export const checkInputPattern = {
   pattern:
-    '^(x|targets|layers\\.[0-9]+\\.(weights|bias)|gradients\\.layers\\.[0-9]+\\.(weightGradient|biasGradient)|gradients\\.inputGradient)$',
-  text: 'x, targets, layers.<l>.weights, layers.<l>.bias, gradients.layers.<l>.weightGradient, gradients.layers.<l>.biasGradient and gradients.inputGradient',
+    '^(x|targets|(vector\\.)?layers\\.[0-9]+\\.(weights|bias)|gradients\\.layers\\.[0-9]+\\.(weightGradient|biasGradient|weightProduct|biasProduct)|gradients\\.inputGradient)$',
+  text: 'x, targets, layers.<l>.weights, layers.<l>.bias, vector.layers.<l>.weights, vector.layers.<l>.bias, gradients.layers.<l>.weightGradient, .biasGradient, .weightProduct, .biasProduct and gradients.inputGradient',
+};
+
+export const hessianVectorOutputPattern = {
+  pattern: '^layers\\.[0-9]+\\.(weightGradient|biasGradient|weightProduct|biasProduct)$',
+  text: 'layers.<l>.weightGradient, layers.<l>.biasGradient, layers.<l>.weightProduct, layers.<l>.biasProduct',
 };
 
 export const networkOutputPattern = {

@@ -191,6 +191,34 @@ describe('typed methods against the real service', () => {
     expect(verdict.checks[0]).toMatchObject({ path: '/layers/0/weightGradient', mismatches: 2 });
   });
 
+  it('gives a network’s Hessian-vector product and checks given products', async () => {
+    // One identity layer with squared error: z = x W, H v for W is x^T (x V), for b the column sums of x V.
+    const body = {
+      x: [[1, 2]],
+      layers: [{ weights: [[0.5], [0.25]], activation: 'identity' as const }],
+      targets: [[0]],
+      vector: { layers: [{ weights: [[1], [0]], bias: [0] }] },
+    };
+    const product = await client.networkHessianVector({ ...body, curvature: 'gauss-newton' });
+    expectTypeOf(product.layers[0].weightProduct).toEqualTypeOf<number[][]>();
+    expect(product).toEqual({
+      loss: 0.5,
+      directionalDerivative: 1,
+      layers: [
+        { weightGradient: [[1], [2]], biasGradient: [1], weightProduct: [[1], [2]], biasProduct: [1] },
+      ],
+    });
+    const verdict = await client.checkGradients({
+      ...body,
+      gradients: { layers: [{ weightProduct: [[1], [2.5]], biasProduct: [1] }] },
+    });
+    expect(verdict.passed).toBe(false);
+    expect(verdict.checks.map((c) => [c.path, c.passed])).toEqual([
+      ['/layers/0/weightProduct', false],
+      ['/layers/0/biasProduct', true],
+    ]);
+  });
+
   it('throws problem+json as a GradientServiceError with status, title, detail and errors', async () => {
     const error = await client.activationForward('sigmoid', { z: [[1, 2], [3]] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GradientServiceError);

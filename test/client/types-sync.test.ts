@@ -9,7 +9,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as client from '../../packages/client/src/types.js';
 import { clientNamesSource } from '../../scripts/client-names.js';
 import { activationNames, activations } from '../../src/core/activations/index.js';
-import { losses, reductions } from '../../src/core/losses.js';
+import { curvatures, losses, reductions } from '../../src/core/losses.js';
 import type {
   ActivationInfo,
   DerivativeBody,
@@ -24,7 +24,14 @@ import type {
   VectorVjpReply,
 } from '../../src/schemas/activations.js';
 import type { Problem } from '../../src/schemas/common.js';
-import type { CheckBody, CheckReply, NetworkBody, NetworkReply } from '../../src/schemas/network.js';
+import type {
+  CheckBody,
+  CheckReply,
+  HessianVectorBody,
+  HessianVectorReply,
+  NetworkBody,
+  NetworkReply,
+} from '../../src/schemas/network.js';
 import type { OutputLayerBody, OutputLayerReply } from '../../src/schemas/output-layer.js';
 import type { JacobianBody, JacobianReply, VjpBody, VjpReply } from '../../src/schemas/softmax.js';
 
@@ -62,12 +69,15 @@ const inSync: {
   outputLayerResponse: Same<client.OutputLayerResponse, Static<typeof OutputLayerReply>>;
   networkRequest: Same<client.NetworkRequest, WithLayerNames<Static<typeof NetworkBody>>>;
   networkResponse: Same<client.NetworkResponse, Static<typeof NetworkReply>>;
+  hessianVectorRequest: Same<client.HessianVectorRequest, WithLayerNames<Static<typeof HessianVectorBody>>>;
+  hessianVectorResponse: Same<client.HessianVectorResponse, Static<typeof HessianVectorReply>>;
   checkRequest: Same<client.CheckRequest, WithLayerNames<Static<typeof CheckBody>>>;
   checkResponse: Same<client.CheckResponse, Static<typeof CheckReply>>;
   activationInfo: Same<client.ActivationInfo, Static<typeof ActivationInfo>>;
   problem: Same<client.ProblemDetails, Static<typeof Problem>>;
   loss: Same<client.Loss, (typeof losses)[number]>;
   reduction: Same<client.Reduction, (typeof reductions)[number]>;
+  curvature: Same<client.Curvature, (typeof curvatures)[number]>;
 } = {
   forwardRequest: true,
   forwardResponse: true,
@@ -87,12 +97,15 @@ const inSync: {
   outputLayerResponse: true,
   networkRequest: true,
   networkResponse: true,
+  hessianVectorRequest: true,
+  hessianVectorResponse: true,
   checkRequest: true,
   checkResponse: true,
   activationInfo: true,
   problem: true,
   loss: true,
   reduction: true,
+  curvature: true,
 };
 
 describe('the client package types', () => {
@@ -113,9 +126,10 @@ describe('the client package types', () => {
     expect([...client.vectorActivationNames]).toEqual(vector);
   });
 
-  it('name the losses and reductions of the losses table', () => {
+  it('name the losses, reductions and curvatures of the losses table', () => {
     expect([...client.losses]).toEqual([...losses]);
     expect([...client.reductions]).toEqual([...reductions]);
+    expect([...client.curvatures]).toEqual([...curvatures]);
   });
 
   it('take their names from names.ts, which is what `npm run client:names` writes from the tables', () => {

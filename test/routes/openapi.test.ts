@@ -49,6 +49,7 @@ describe('the OpenAPI document', () => {
         '/v1/softmax/vjp',
         '/v1/gradients/output-layer',
         '/v1/gradients/network',
+        '/v1/gradients/network/hessian-vector',
         '/v1/gradients/check',
         '/v2',
         '/v2/health/live',

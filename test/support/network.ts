@@ -1,7 +1,14 @@
 /** The golden network cases (network.json) and their requests as core inputs, for tests and the accuracy report. */
 import { findActivation, resolveParams } from '../../src/core/activations/index.js';
-import type { Loss, Reduction } from '../../src/core/losses.js';
-import { type DenseLayer, type LayerQuantity, type NetworkResult, network } from '../../src/core/network.js';
+import type { Curvature, Loss, Reduction } from '../../src/core/losses.js';
+import {
+  curvatureProduct,
+  type DenseLayer,
+  type LayerQuantity,
+  type NetworkResult,
+  network,
+  type ProductResult,
+} from '../../src/core/network.js';
 import { fromJson, type JsonTensor } from '../../src/core/tensor.js';
 import { flat } from './compare.js';
 import { loadGolden } from './golden.js';
@@ -85,4 +92,30 @@ export function quantities(result: NetworkResult | NetworkFields): Map<string, A
   const input = result.inputGradient;
   out.set('/inputGradient', input instanceof Float64Array ? input : flat(input));
   return out;
+}
+
+/** A direction in parameter space as a request's `vector` carries it. */
+export interface VectorRequest {
+  layers: { weights: number[][]; bias?: number[] }[];
+}
+
+/** A hessian-vector body on its way to core. */
+export function runCurvature(
+  request: NetworkRequest & { vector: VectorRequest },
+  curvature: Curvature = 'hessian',
+): ProductResult {
+  const x = fromJson(request.x);
+  return curvatureProduct({
+    x: x.data,
+    N: x.rows,
+    layers: request.layers.map(denseLayer),
+    targets: fromJson(request.targets).data,
+    loss: request.loss ?? 'squared_error',
+    reduction: request.reduction ?? 'sum',
+    vector: request.vector.layers.map((v) => ({
+      weights: fromJson(v.weights).data,
+      bias: v.bias ? Float64Array.from(v.bias) : undefined,
+    })),
+    curvature,
+  });
 }

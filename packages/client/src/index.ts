@@ -32,6 +32,8 @@ import type {
   DerivativeResponse,
   ForwardRequest,
   ForwardResponse,
+  HessianVectorRequest,
+  HessianVectorResponse,
   JacobianRequest,
   JacobianResponse,
   NetworkRequest,
@@ -161,7 +163,15 @@ export interface GradientServiceClient {
   outputLayerGradients<T extends Tensor>(body: OutputLayerRequest<T>): Promise<OutputLayerResponse<T>>;
   /** POST /v1/gradients/network: backpropagation through dense layers. */
   networkGradients<T extends Tensor>(body: NetworkRequest<T>): Promise<NetworkResponse<T>>;
-  /** POST /v1/gradients/check: your gradients against the service's (resolves whether or not they agree). */
+  /**
+   * POST /v1/gradients/network/hessian-vector: H v (or the Gauss-Newton G v) for a direction v in parameter
+   * space, with the gradients, by the R-operator.
+   */
+  networkHessianVector<T extends Tensor>(body: HessianVectorRequest<T>): Promise<HessianVectorResponse>;
+  /**
+   * POST /v1/gradients/check: your gradients (and, with a vector, products) against the service's (resolves
+   * whether or not they agree).
+   */
   checkGradients<T extends Tensor>(body: CheckRequest<T>): Promise<CheckResponse>;
   /** GET /v1/activations/{name}/plot.svg: the SVG text. */
   plotActivation(name: ActivationName, query?: PlotQuery): Promise<string>;
@@ -358,6 +368,7 @@ export function createClient(options: ClientOptions): GradientServiceClient {
     softmaxVjp: (body) => call('POST', '/v1/softmax/vjp', body),
     outputLayerGradients: (body) => call('POST', '/v1/gradients/output-layer', body),
     networkGradients: (body) => call('POST', '/v1/gradients/network', body),
+    networkHessianVector: (body) => call('POST', '/v1/gradients/network/hessian-vector', body),
     checkGradients: (body) => call('POST', '/v1/gradients/check', body),
     plotActivation: (name, query = {}) => {
       const search = new URLSearchParams();

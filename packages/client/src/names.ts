@@ -49,3 +49,8 @@ export type Loss = (typeof losses)[number];
 export const reductions = ['sum', 'mean'] as const;
 
 export type Reduction = (typeof reductions)[number];
+
+/** The curvature of a curvature-vector product: hessian (H v) or gauss-newton (G v, G = J^T H_out J, PSD). */
+export const curvatures = ['hessian', 'gauss-newton'] as const;
+
+export type Curvature = (typeof curvatures)[number];

@@ -1,6 +1,6 @@
 /**
  * The request and reply types of gradient-service, as plain TypeScript: a consumer's compiler reads this
- * one small file, not the service's TypeBox schemas. The names (activations, losses, reductions) are
+ * one small file, not the service's TypeBox schemas. The names (activations, losses, reductions, curvatures) are
  * generated from the service's tables into names.ts; the interfaces are written by hand, generic over the
  * tensor shape, and kept equal to the schemas' Static types by test/client/types-sync.ts in the service
  * repository (a compile-time check both ways), so a schema change not made here fails the type check.
@@ -9,7 +9,7 @@
  * batch replies.
  */
 
-import type { ActivationName, Loss, Reduction } from './names.js';
+import type { ActivationName, Curvature, Loss, Reduction } from './names.js';
 
 export * from './names.js';
 
@@ -182,15 +182,62 @@ export interface NetworkResponse<T extends Tensor = Tensor> {
   inputGradient: T;
 }
 
-/** Gradients computed elsewhere, any subset (at least one quantity). */
+/** One layer's part of a direction in parameter space: the shapes of its weights and bias. */
+export interface DirectionLayer {
+  /** M_l x K_l. */
+  weights: number[][];
+  /** Length K_l; zeros when omitted. */
+  bias?: number[];
+}
+
+/** A direction v in parameter space, one entry per layer. */
+export interface ParameterDirection {
+  layers: DirectionLayer[];
+}
+
+export interface HessianVectorRequest<T extends Tensor = Tensor> extends NetworkRequest<T> {
+  vector: ParameterDirection;
+  /** Default hessian. */
+  curvature?: Curvature;
+}
+
+export interface LayerProducts {
+  /** dE/dW_l, M_l x K_l. */
+  weightGradient: number[][];
+  /** dE/db_l, length K_l. */
+  biasGradient: number[];
+  /** (C v) for W_l, M_l x K_l. */
+  weightProduct: number[][];
+  /** (C v) for b_l, length K_l. */
+  biasProduct: number[];
+}
+
+export interface HessianVectorResponse {
+  loss: number;
+  /** sum over every weight and bias of dE/dtheta v_theta. */
+  directionalDerivative: number;
+  /** Per layer, first to last. */
+  layers: LayerProducts[];
+}
+
+/** Gradients (and, with a vector, curvature products) computed elsewhere, any subset (at least one quantity). */
 export interface GivenGradients<T extends Tensor = Tensor> {
   loss?: number;
-  /** Per layer, first to last; null leaves a layer unchecked. */
-  layers?: ({ weightGradient?: number[][]; biasGradient?: number[] } | null)[];
+  /** Per layer, first to last; null leaves a layer unchecked. Products need the request's vector. */
+  layers?: ({
+    weightGradient?: number[][];
+    biasGradient?: number[];
+    weightProduct?: number[][];
+    biasProduct?: number[];
+  } | null)[];
   inputGradient?: T;
 }
 
 export interface CheckRequest<T extends Tensor = Tensor> extends NetworkRequest<T> {
+  /** The direction the given products were computed along. */
+  vector?: ParameterDirection;
+  /** The curvature of the given products (default hessian). */
+  curvature?: Curvature;
   gradients: GivenGradients<T>;
   /** Relative tolerance (default 1e-7). */
   rtol?: number;

@@ -52,8 +52,17 @@ export const sigmoid: ElementwiseActivation = {
   secondDerivativeFromOutput: (a) => a * (1 - a) * (1 - 2 * a),
   // Cross-entropy from the logits: log sigma(z) and log(1 - sigma(z)) = log sigma(-z) stay finite and
   // accurate where sigma(z) rounds to 0 or 1.
-  logForm: { forward: (z) => logLogistic(z), derivative: (z) => logistic(-z) },
-  logComplementForm: { forward: (z) => logLogistic(-z), derivative: (z) => -logistic(z) },
+  // (log sigma)'' = (log sigma(-z))'' = -sigma(z) sigma(-z): g' itself, never a difference of rounded terms.
+  logForm: {
+    forward: (z) => logLogistic(z),
+    derivative: (z) => logistic(-z),
+    secondDerivative: (z) => -logisticDerivative(z),
+  },
+  logComplementForm: {
+    forward: (z) => logLogistic(-z),
+    derivative: (z) => -logistic(z),
+    secondDerivative: (z) => -logisticDerivative(z),
+  },
 };
 
 export const tanh: ElementwiseActivation = {

@@ -4,10 +4,13 @@ import {
   checkProbabilities,
   expRows,
   logSoftmaxJacobianRows,
+  logSoftmaxJvpRows,
   logSoftmaxRows,
+  logSoftmaxVjpDirectionalRows,
   logSoftmaxVjpRows,
   softmaxJacobianRows,
   softmaxRows,
+  softmaxVjpDirectionalRows,
   softmaxVjpRows,
 } from '../softmax.js';
 import type { VectorActivation } from './types.js';
@@ -33,6 +36,13 @@ export const softmax: VectorActivation = {
   backwardRows: (_z, a, v, K, out) => {
     softmaxVjpRows(a, v, K, out);
   },
+  // J is symmetric, so J r is the VJP with v = r.
+  forwardDirectionalRows: (_z, a, r, K, out) => {
+    softmaxVjpRows(a, r, K, out);
+  },
+  backwardDirectionalRows: (_z, a, v, r, K, out) => {
+    softmaxVjpDirectionalRows(a, softmaxVjpRows(a, r, K), v, K, out);
+  },
   jacobianRows: (_z, a, K, out) => {
     softmaxJacobianRows(a, K, out);
   },
@@ -53,6 +63,9 @@ export const softmax: VectorActivation = {
     },
     backwardRows: (_z, a, v, K, out) => {
       logSoftmaxVjpRows(a, v, K, out);
+    },
+    backwardDirectionalRows: (_z, a, v, r, K, out) => {
+      logSoftmaxVjpDirectionalRows(a, v, r, K, out);
     },
   },
 };
@@ -77,6 +90,12 @@ export const logSoftmax: VectorActivation = {
   // The VJP needs softmax(z); exp(a) would lose |a| ulps where a is large and negative, so recompute it.
   backwardRows: (z, _a, v, K, out) => {
     logSoftmaxVjpRows(softmaxRows(z, K), v, K, out);
+  },
+  forwardDirectionalRows: (z, _a, r, K, out) => {
+    logSoftmaxJvpRows(softmaxRows(z, K), r, K, out);
+  },
+  backwardDirectionalRows: (z, _a, v, r, K, out) => {
+    logSoftmaxVjpDirectionalRows(softmaxRows(z, K), v, r, K, out);
   },
   // J[i][j] = delta_ij - softmax(z)_j, from z for the same reason.
   jacobianRows: (z, _a, K, out) => {

@@ -71,10 +71,13 @@ export interface ElementwiseActivation extends ActivationMetadata {
   readonly logComplementForm?: ElementwiseLogForm;
 }
 
-/** A function of z given in log space: log f(z), and d/dz log f(z) = f'(z) / f(z), both from z. */
+/** A function of z given in log space: log f(z), and its first two derivatives in z, all from z. */
 export interface ElementwiseLogForm {
   readonly forward: (z: number, params: Params) => number;
+  /** d/dz log f(z) = f'(z) / f(z). */
   readonly derivative: (z: number, params: Params) => number;
+  /** d^2/dz^2 log f(z): a cross-entropy's curvature in the logits (the network's Hessian-vector product). */
+  readonly secondDerivative: (z: number, params: Params) => number;
 }
 
 /** out = v^T J per row of length K, in O(K) per row; `a` is the forward of z, already computed. */
@@ -86,12 +89,28 @@ export type RowsVjp = (
   out: Float64Array,
 ) => void;
 
+/**
+ * The derivative of v^T J(z) along a direction r of z, with v held fixed, per row of length K, in O(K) per row:
+ * out = sum_i v_i (d^2 g_i / dz dz) r, the second-order term a vector g adds to the R-operator's backward pass.
+ * `a` is the entry's forwardRows(z).
+ */
+export type RowsVjpDirectional = (
+  z: Float64Array,
+  a: Float64Array,
+  v: Float64Array,
+  r: Float64Array,
+  K: number,
+  out: Float64Array,
+) => void;
+
 /** log g(z) per row from the logits (e.g. log_softmax for softmax), and its vector-Jacobian product. */
 export interface VectorLogForm {
   /** out = log g(z) per row of length K. */
   readonly forwardRows: (z: Float64Array, K: number, out: Float64Array) => void;
   /** out = v^T d(log g)/dz per row, O(K); `a` is the entry's own forwardRows(z). */
   readonly backwardRows: RowsVjp;
+  /** backwardRows' derivative along r (cross-entropy's curvature in the logits); `a` as for backwardRows. */
+  readonly backwardDirectionalRows: RowsVjpDirectional;
 }
 
 export interface VectorActivation extends ActivationMetadata {
@@ -103,6 +122,16 @@ export interface VectorActivation extends ActivationMetadata {
    * `a` is forwardRows(z) (already computed by the caller).
    */
   readonly backwardRows: RowsVjp;
+  /** out = J(z) r per row, O(K): a's derivative along a direction r of z (the R-operator's forward pass). */
+  readonly forwardDirectionalRows: (
+    z: Float64Array,
+    a: Float64Array,
+    r: Float64Array,
+    K: number,
+    out: Float64Array,
+  ) => void;
+  /** backwardRows' derivative along r with v fixed (a hidden vector layer's term of the Hessian-vector product). */
+  readonly backwardDirectionalRows: RowsVjpDirectional;
   /** The Jacobian per row, rows * K * K row-major (out[r*K*K + i*K + j] = da_i/dz_j); `a` is forwardRows(z). */
   readonly jacobianRows: (z: Float64Array, a: Float64Array, K: number, out: Float64Array) => void;
   /** The Jacobian and VJP from the output a alone, where a determines them (softmax: J = diag(a) - a a^T). */
