@@ -1,5 +1,5 @@
 /**
- * The layers of src/ and what each may import (README, "Architecture"): checked on the import statements of
+ * The layers of src/ and what each may import (docs/architecture.md): checked on the import statements of
  * every source file, so a shortcut across layers fails here instead of growing quietly. Plugin order is
  * declared with fastify-plugin dependencies: a route plugin registered without them does not start.
  */

@@ -317,9 +317,9 @@ describe('the items of one array (maxArrayItems, the service passes MAX_ELEMENTS
 });
 
 describe('the limits as documented', () => {
-  it('the README table states every limit with its value', async () => {
+  it('docs/errors.md states every limit with its value', async () => {
     const { readFile } = await import('node:fs/promises');
-    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const readme = await readFile(new URL('../../docs/errors.md', import.meta.url), 'utf8');
     const { jsonLimitNames } = await import('../../src/codec/bounded-json.js');
     for (const [limit, value] of Object.entries(jsonLimits)) {
       const name = jsonLimitNames[limit as keyof typeof jsonLimits].split(' (')[0];

@@ -1,9 +1,13 @@
 /**
- * scripts/readme-examples.sh starts the service to run the README's curls against it: whether it ends on its
- * own or is stopped, it leaves no server behind (it used to leave tsx's node child listening on its port).
+ * scripts/readme-examples.sh starts the service to run the README's curls against it and prints the README's
+ * "Routes, with real output" block: the README holds exactly that output (request ids aside, which are
+ * random), and whether the script ends on its own or is stopped, it leaves no server behind (it used to leave
+ * tsx's node child listening on its port).
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -29,6 +33,10 @@ function listening(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+/** Request ids are random UUIDs: the one part of the output that differs between runs. */
+const withoutRequestIds = (text: string) =>
+  text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<request id>');
 
 const started: ChildProcess[] = [];
 afterEach(() => {
@@ -61,13 +69,19 @@ function runScript(port: number) {
 }
 
 describe('scripts/readme-examples.sh', () => {
-  it('prints the examples and, once done, no server is left on its port', async () => {
+  it("prints the README's examples block, word for word, and once done no server is left on its port", async () => {
     const port = await freePort();
     const { exited } = runScript(port);
     const { code, stdout, stderr } = await exited;
     expect(code, stderr).toBe(0);
     expect(stdout).toContain('```console');
-    expect(stdout).toContain('{"status":"ok"}');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = readme.match(/<!-- readme-examples:start[^>]*-->\n([\s\S]*?)<!-- readme-examples:end -->/);
+    expect(block, 'README.md has no readme-examples block').not.toBeNull();
+    expect(
+      withoutRequestIds(block?.[1] ?? ''),
+      'README.md is stale: run `bash scripts/readme-examples.sh --write`',
+    ).toBe(withoutRequestIds(stdout));
     expect(await listening(port)).toBe(false);
   }, 120_000);
 
