@@ -46,7 +46,7 @@ export const ActivationNameParams = (example: string) =>
     { additionalProperties: false },
   );
 
-const ParamInfo = Type.Object(
+export const ParamInfo = Type.Object(
   {
     name: Type.String({ description: 'Parameter name, as used in `params`.' }),
     default: Type.Number({ description: 'Value used when the request omits it.' }),

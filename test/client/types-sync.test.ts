@@ -1,13 +1,15 @@
 /**
- * The client package's plain types (packages/client/src/types.ts) are the service's schemas, written out:
- * each pair below must be the same type (assignable both ways, and no field on one side only), so `npm run typecheck` fails when a schema changes and the
- * client type does not (or the reverse). Names, losses and reductions are also compared as values.
+ * The client package's plain types (packages/client/src/schema-types.ts) are generated from the service's
+ * schemas (scripts/client-types.ts); each pair below must be the same type (assignable both ways, and no
+ * field on one side only), so `npm run typecheck` fails when the generator maps a schema wrongly. Names,
+ * losses, reductions and curvatures are also compared as values.
  */
 import { readFileSync } from 'node:fs';
 import type { Static } from 'typebox';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as client from '../../packages/client/src/types.js';
 import { clientNamesSource } from '../../scripts/client-names.js';
+import { clientTypesSource } from '../../scripts/client-types.js';
 import { activationNames, activations } from '../../src/core/activations/index.js';
 import { curvatures, losses, reductions } from '../../src/core/losses.js';
 import type {
@@ -130,6 +132,16 @@ describe('the client package types', () => {
     expect([...client.losses]).toEqual([...losses]);
     expect([...client.reductions]).toEqual([...reductions]);
     expect([...client.curvatures]).toEqual([...curvatures]);
+  });
+
+  it('are schema-types.ts, which is what `npm run client:types` writes from the schemas', () => {
+    const committed = readFileSync(
+      new URL('../../packages/client/src/schema-types.ts', import.meta.url),
+      'utf8',
+    );
+    expect(committed, 'packages/client/src/schema-types.ts is stale: run `npm run client:types`').toBe(
+      clientTypesSource(),
+    );
   });
 
   it('take their names from names.ts, which is what `npm run client:names` writes from the tables', () => {
