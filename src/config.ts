@@ -22,7 +22,12 @@ export interface AppConfig {
   readonly maxElements: number;
   /** Most bytes allowed in a request body (413 beyond). */
   readonly bodyLimit: number;
-  /** After SIGTERM/SIGINT, how long in-flight requests may take before the process exits anyway (code 1). */
+  /**
+   * After SIGTERM/SIGINT, how long the listener stays open with readiness 503, so that balancers notice and
+   * stop sending before connections are refused; 0 under Kubernetes, whose preStop sleep does the same.
+   */
+  readonly shutdownDelayMs: number;
+  /** After that delay, how long in-flight requests may take before the process exits anyway (code 1). */
   readonly shutdownTimeoutMs: number;
   /** Shed load (503) while the event loop's mean delay exceeds this; 0 = off. */
   readonly maxEventLoopDelayMs: number;
@@ -56,6 +61,8 @@ export const defaultConfig: AppConfig = {
   logLevel: 'info',
   maxElements: 1_000_000,
   bodyLimit: 33_554_432,
+  // Two failed checks of a balancer checking every 2 s (HAProxy's default inter), with margin.
+  shutdownDelayMs: 5_000,
   // Kubernetes' terminationGracePeriodSeconds (30) minus the preStop sleep (5), with margin.
   shutdownTimeoutMs: 20_000,
   maxEventLoopDelayMs: 1000,
@@ -112,6 +119,7 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
   const bodyLimit = integer('BODY_LIMIT', defaultConfig.bodyLimit, 1, Number.MAX_SAFE_INTEGER);
   // 2^31 - 1 ms: node's timers overflow beyond it.
   const maxMs = 2_147_483_647;
+  const shutdownDelayMs = integer('SHUTDOWN_DELAY_MS', defaultConfig.shutdownDelayMs, 0, maxMs);
   const shutdownTimeoutMs = integer('SHUTDOWN_TIMEOUT_MS', defaultConfig.shutdownTimeoutMs, 1, maxMs);
   const maxEventLoopDelayMs = integer('MAX_EVENT_LOOP_DELAY_MS', defaultConfig.maxEventLoopDelayMs, 0, maxMs);
   const maxHeapUsedBytes = integer(
@@ -219,6 +227,7 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
     logLevel,
     maxElements,
     bodyLimit,
+    shutdownDelayMs,
     shutdownTimeoutMs,
     maxEventLoopDelayMs,
     maxHeapUsedBytes,

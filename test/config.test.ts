@@ -12,6 +12,7 @@ describe('configuration from the environment', () => {
       logLevel: 'info',
       maxElements: 1_000_000,
       bodyLimit: 33_554_432,
+      shutdownDelayMs: 5_000,
       shutdownTimeoutMs: 20_000,
       maxEventLoopDelayMs: 1000,
       maxHeapUsedBytes: 0,
@@ -115,6 +116,7 @@ describe('operational configuration', () => {
   it('reads good values of every operational variable', () => {
     expect(
       loadConfig({
+        SHUTDOWN_DELAY_MS: '0',
         SHUTDOWN_TIMEOUT_MS: '5000',
         MAX_EVENT_LOOP_DELAY_MS: '0',
         MAX_HEAP_USED_BYTES: '400000000',
@@ -129,6 +131,7 @@ describe('operational configuration', () => {
       }),
     ).toEqual({
       ...defaultConfig,
+      shutdownDelayMs: 0,
       shutdownTimeoutMs: 5000,
       maxEventLoopDelayMs: 0,
       maxHeapUsedBytes: 400_000_000,
