@@ -14,6 +14,7 @@ import {
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
 import linger from './plugins/linger.js';
+import memoryBudget from './plugins/memory-budget.js';
 import metrics from './plugins/metrics.js';
 import overload, { type OverloadOptions } from './plugins/overload.js';
 import problem from './plugins/problem.js';
@@ -99,6 +100,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   });
   await app.register(auth, { apiKeys: config.apiKeys, metricsAuth: config.metricsAuth });
   await app.register(rateLimit, { perMinute: config.rateLimit });
+  await app.register(memoryBudget, { budgetBytes: config.memoryBudgetBytes });
   await app.register(elementLimit, { maxElements: config.maxElements });
   await app.register(binaryTensor, {
     offload: { ...config.offload, ...options.offload },

@@ -2,8 +2,7 @@
  * Environment -> typed, validated configuration. Every variable is checked at start so that a typo
  * (PORT=80a, LOG_LEVEL=verbose) stops the process with a message instead of misbehaving later.
  */
-import { availableParallelism } from 'node:os';
-
+import { defaultMemoryBudget, defaultThreadHeapMb, detectResources, type Resources } from './resources.js';
 import {
   defaultMaxQueueBytes,
   defaultOffloadConfig,
@@ -49,11 +48,27 @@ export interface AppConfig {
   readonly rateLimit: number;
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   readonly workers: number;
+  /** The cores and memory the container allows (src/resources.ts), from which the defaults below follow. */
+  readonly resources: Resources;
+  /**
+   * Memory one process may give to request bodies being read and served (MEMORY_BUDGET_BYTES), each counted
+   * memoryPerBodyByte times its size, admitted before the body is read (plugins/memory-budget.ts); 0 = off.
+   */
+  readonly memoryBudgetBytes: number;
   /** When large requests go to the worker-thread pool (OFFLOAD_THRESHOLD), its size (OFFLOAD_THREADS), queue
    * bounds (OFFLOAD_MAX_QUEUE tasks, OFFLOAD_MAX_QUEUE_BYTES of their inputs) and task timeout
    * (OFFLOAD_TIMEOUT_MS). */
   readonly offload: OffloadConfig;
 }
+
+/** This machine's (or container's) cores and memory, read once. */
+const machine = detectResources();
+
+/** The worker threads' heap limit, where the container has a memory limit. */
+const threadHeap = (resources: Resources): { heapLimitMb?: number } => {
+  const heapLimitMb = defaultThreadHeapMb(resources);
+  return heapLimitMb === undefined ? {} : { heapLimitMb };
+};
 
 export const defaultConfig: AppConfig = {
   port: 8080,
@@ -77,7 +92,9 @@ export const defaultConfig: AppConfig = {
   metricsAuth: false,
   rateLimit: 0,
   workers: 1,
-  offload: defaultOffloadConfig(),
+  resources: machine,
+  memoryBudgetBytes: defaultMemoryBudget(machine, 1),
+  offload: { ...defaultOffloadConfig(machine.cores), ...threadHeap(machine) },
 };
 
 /** Shortest API key accepted: a guessable key is no authentication. */
@@ -98,8 +115,19 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 const integerPattern = /^(\d+|\d+(\.\d+)?[eE]\+?\d+)$/;
 
-/** Reads the configuration from env; throws ConfigError listing every bad variable. */
-export function loadConfig(env: Env = process.env, cpus: () => number = availableParallelism): AppConfig {
+/**
+ * Reads the configuration from env; throws ConfigError listing every bad variable. `machine` gives the
+ * container's cores and memory (tests inject a fake one; a plain number is cores without a memory limit).
+ */
+export function loadConfig(
+  env: Env = process.env,
+  machine: () => Resources | number = detectResources,
+): AppConfig {
+  const measured = machine();
+  const resources: Resources =
+    typeof measured === 'number'
+      ? { cores: measured, memoryBytes: 0, memoryLimited: false, source: { cpu: 'given', memory: 'none' } }
+      : measured;
   const problems: string[] = [];
   /** `orElse` names what else the variable takes, for the message (WORKERS=auto). */
   const integer = (name: string, fallback: number, min: number, max: number, orElse = ''): number => {
@@ -147,12 +175,20 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
 
   let workers = defaultConfig.workers;
   if (env.WORKERS !== undefined) {
-    if (env.WORKERS.trim().toLowerCase() === 'auto') workers = cpus();
+    if (env.WORKERS.trim().toLowerCase() === 'auto') workers = resources.cores;
     else workers = integer('WORKERS', defaultConfig.workers, 1, 1024, 'auto (one process per CPU) or ');
   }
 
-  const offloadDefaults = defaultOffloadConfig(cpus());
+  // The cores are shared among the processes: each gets its event loop and its share of threads.
+  const offloadDefaults = defaultOffloadConfig(Math.max(1, Math.floor(resources.cores / workers)));
   const offloadThreads = integer('OFFLOAD_THREADS', offloadDefaults.threads, 1, 256);
+  const memoryBudgetBytes = integer(
+    'MEMORY_BUDGET_BYTES',
+    defaultMemoryBudget(resources, workers),
+    0,
+    Number.MAX_SAFE_INTEGER,
+  );
+
   const offload: OffloadConfig = {
     threshold: integer('OFFLOAD_THRESHOLD', offloadDefaults.threshold, 0, Number.MAX_SAFE_INTEGER),
     threads: offloadThreads,
@@ -165,6 +201,7 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
       Number.MAX_SAFE_INTEGER,
     ),
     timeoutMs: integer('OFFLOAD_TIMEOUT_MS', offloadDefaults.timeoutMs, 1, maxMs),
+    ...threadHeap(resources),
   };
 
   let metricsAuth = defaultConfig.metricsAuth;
@@ -239,6 +276,8 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
     metricsAuth,
     rateLimit,
     workers,
+    resources,
+    memoryBudgetBytes,
     offload,
   };
 }

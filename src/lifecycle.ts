@@ -27,6 +27,24 @@ export async function start(config: AppConfig): Promise<void> {
   else await serve(config);
 }
 
+/**
+ * The figures the process runs with, from the container's limits (src/resources.ts): logged once at start
+ * (by the primary of a cluster), so that a wrong limit shows before it matters.
+ */
+export function resourceFigures(config: AppConfig) {
+  return {
+    cores: config.resources.cores,
+    memoryBytes: config.resources.memoryBytes,
+    memoryLimited: config.resources.memoryLimited,
+    source: config.resources.source,
+    workers: config.workers,
+    threadsPerWorker: config.offload.threads,
+    threadHeapLimitMb: config.offload.heapLimitMb ?? null,
+    memoryBudgetBytesPerWorker: config.memoryBudgetBytes,
+    maxQueueBytesPerWorker: config.offload.maxQueueBytes,
+  };
+}
+
 /** What a drain needs of a server: the responses under way, and whether it is draining. */
 interface ConnectionDrain {
   readonly underWay: Set<ServerResponse>;
@@ -204,6 +222,7 @@ export async function serve(config: AppConfig): Promise<void> {
     },
   );
 
+  if (!inCluster) app.log.info(resourceFigures(config), 'resources');
   trackResponses(app.server);
   try {
     await app.listen({ port: config.port, host: config.host });
@@ -292,6 +311,7 @@ export function runPrimary(config: AppConfig): void {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
+  log.info(resourceFigures(config), 'resources');
   log.info({ workers: config.workers }, 'starting workers');
   for (let i = 0; i < config.workers; i++) fork();
 }

@@ -58,6 +58,7 @@ export class OffloadPool {
       maxQueue: config.maxQueue,
       maxQueueBytes: config.maxQueueBytes,
       timeoutMs: config.timeoutMs,
+      ...(config.heapLimitMb === undefined ? {} : { heapLimitMb: config.heapLimitMb }),
     });
   }
 
