@@ -55,6 +55,12 @@ export interface BuildOptions {
   delayMonitor?: OverloadOptions['delayMonitor'];
 }
 
+/** TRUST_PROXY as Fastify takes it: a hop count as the function proxy-addr would compile from it. */
+function trustProxyOption(trust: AppConfig['trustProxy']) {
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
+  return typeof trust === 'boolean' ? trust : [...trust];
+}
+
 export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   const app = Fastify({
     logger: options.logger ?? {
@@ -64,6 +70,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
     },
     ...timeoutOptions(config),
     bodyLimit: config.bodyLimit,
+    trustProxy: trustProxyOption(config.trustProxy),
     genReqId: rememberingRequestId(genReqId),
     requestIdHeader: false,
     // Errors decided before a route: in the same shapes as every other error (client-errors.ts).

@@ -46,6 +46,13 @@ export interface AppConfig {
   readonly metricsAuth: boolean;
   /** Requests per minute per client IP (per API key when keys are set); 0 = no limit. */
   readonly rateLimit: number;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client's address (Fastify's trustProxy): false (none,
+   * the default), true (any), a hop count, or addresses and CIDR ranges. The address is what RATE_LIMIT
+   * counts per client (without keys) and what the logs show; behind a balancer without it, every client is
+   * the balancer.
+   */
+  readonly trustProxy: boolean | number | readonly string[];
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   readonly workers: number;
   /** The cores and memory the container allows (src/resources.ts), from which the defaults below follow. */
@@ -91,6 +98,7 @@ export const defaultConfig: AppConfig = {
   apiKeys: [],
   metricsAuth: false,
   rateLimit: 0,
+  trustProxy: false,
   workers: 1,
   resources: machine,
   memoryBudgetBytes: defaultMemoryBudget(machine, 1),
@@ -238,6 +246,21 @@ export function loadConfig(
     else apiKeys = entries;
   }
 
+  let trustProxy = defaultConfig.trustProxy;
+  if (env.TRUST_PROXY !== undefined) {
+    const raw = env.TRUST_PROXY.trim();
+    const entries = raw.split(',').map((e) => e.trim());
+    if (raw.toLowerCase() === 'true' || raw.toLowerCase() === 'false')
+      trustProxy = raw.toLowerCase() === 'true';
+    else if (/^\d+$/.test(raw) && Number(raw) <= 64) trustProxy = Number(raw);
+    else if (entries.every((e) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(e) && /[.:]/.test(e)))
+      trustProxy = entries;
+    else
+      problems.push(
+        `TRUST_PROXY=${JSON.stringify(env.TRUST_PROXY)} is not allowed: expected true, false, a hop count from 0 to 64, or IP addresses and CIDR ranges separated by commas`,
+      );
+  }
+
   let host = defaultConfig.host;
   if (env.HOST !== undefined) {
     if (/^[^\s/]+$/.test(env.HOST)) host = env.HOST;
@@ -275,6 +298,7 @@ export function loadConfig(
     apiKeys,
     metricsAuth,
     rateLimit,
+    trustProxy,
     workers,
     resources,
     memoryBudgetBytes,

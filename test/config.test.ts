@@ -27,6 +27,7 @@ describe('configuration from the environment', () => {
       apiKeys: [],
       metricsAuth: false,
       rateLimit: 0,
+      trustProxy: false,
       workers: 1,
       resources: { cores: 2, memoryBytes: 0, memoryLimited: false, source: { cpu: 'given', memory: 'none' } },
       memoryBudgetBytes: 0,
@@ -317,6 +318,18 @@ describe('sizes from the container limits (src/resources.ts), with a fake cgroup
     );
     expect(() => loadConfig({ MEMORY_BUDGET_BYTES: '-1' }, () => detectResources(probe))).toThrow(
       /MEMORY_BUDGET_BYTES="-1" is not allowed/,
+    );
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it('reads true, false, a hop count, and addresses or CIDR ranges; refuses anything else', () => {
+    expect(loadConfig({}, () => 2).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'TRUE' }, () => 2).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }, () => 2).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, ::1' }, () => 2).trustProxy).toEqual(['10.0.0.0/8', '::1']);
+    expect(() => loadConfig({ TRUST_PROXY: 'loopback-ish' }, () => 2)).toThrow(
+      /TRUST_PROXY="loopback-ish" is not allowed/,
     );
   });
 });
