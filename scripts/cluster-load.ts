@@ -109,8 +109,8 @@ function slowRead(base: string, index: number) {
     });
     socket.on('close', () => {
       clearTimeout(timer);
-      let chunk: Buffer | null;
-      while ((chunk = socket.read()) !== null) chunks.push(chunk);
+      for (let chunk: Buffer | null = socket.read(); chunk !== null; chunk = socket.read())
+        chunks.push(chunk);
       const all = Buffer.concat(chunks);
       const headEnd = all.indexOf('\r\n\r\n');
       const head = all.subarray(0, Math.max(0, headEnd)).toString('latin1');
