@@ -36,6 +36,14 @@ async function answers(connection: RawConnection, count: number) {
   return parseResponses(connection.received());
 }
 
+/** A connection whose request of `length` bytes has sent its head and 1000 bytes: it holds its charge. */
+async function holding(port: number, length: number): Promise<RawConnection> {
+  const holder = await openRaw(port);
+  holder.socket.write(head(length) + body(length).slice(0, 1000));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return holder;
+}
+
 describe('memory budget for request bodies', () => {
   const mb = 1_000_000;
   // Room for one 1 MB body (4 MB of memory) and a half-megabyte one, not for two 1 MB bodies.
@@ -43,10 +51,7 @@ describe('memory budget for request bodies', () => {
 
   it('refuses from Content-Length alone, before reading the body, while another body holds the budget', async () => {
     const port = await listening(budget);
-    const holder = await openRaw(port);
-    holder.socket.write(head(mb));
-    holder.socket.write(body(mb).slice(0, 1000));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const holder = await holding(port, mb);
 
     // Only the head is sent: the answer comes without a byte of the body.
     const refused = await openRaw(port);
@@ -79,10 +84,7 @@ describe('memory budget for request bodies', () => {
 
   it('counts a chunked body as it arrives and refuses it past the budget', async () => {
     const port = await listening(budget);
-    const holder = await openRaw(port);
-    holder.socket.write(head(mb));
-    holder.socket.write(body(mb).slice(0, 1000));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const holder = await holding(port, mb);
 
     const chunked = await openRaw(port);
     chunked.socket.write(
