@@ -115,6 +115,34 @@ describe('POST retries', () => {
   });
 });
 
+describe('against the real service', () => {
+  it('a computation past OFFLOAD_TIMEOUT_MS reaches the service once (it answered 503 with Retry-After: three times)', async () => {
+    // A pool handler that loops on a body with "mode": "loop" (test/support/hostile-offload.ts).
+    const handler = new URL('../support/hostile-offload.ts', import.meta.url);
+    const app = await buildApp(
+      { ...defaultConfig, logLevel: 'silent', maxEventLoopDelayMs: 0 },
+      { logger: false, offload: { threshold: 1, threads: 1, timeoutMs: 300, handler } },
+    );
+    let requests = 0;
+    app.addHook('onRequest', async () => {
+      requests++;
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const c = createClient({ baseUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
+    try {
+      const body = { z: [0], mode: 'loop' } as unknown as { z: number[] };
+      const error = await c.activationForward('sigmoid', body).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GradientServiceError);
+      expect((error as GradientServiceError).status).toBe(504);
+      expect((error as GradientServiceError).retryAfter).toBeUndefined();
+      expect(requests).toBe(1);
+    } finally {
+      await c.close();
+      await app.close();
+    }
+  });
+});
+
 describe('binary-tensor methods', () => {
   let app: App;
   let baseUrl: string;
