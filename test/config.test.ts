@@ -1,8 +1,12 @@
 /** src/config.ts: the environment read into a typed config, every bad value reported at start. */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultConfig, loadConfig } from '../src/config.js';
+import { detectResources, type ResourceProbe, reservedMemoryBytes } from '../src/resources.js';
 
 describe('configuration from the environment', () => {
   it('defaults when nothing is set', () => {
@@ -12,6 +16,7 @@ describe('configuration from the environment', () => {
       logLevel: 'info',
       maxElements: 1_000_000,
       bodyLimit: 33_554_432,
+      shutdownDelayMs: 5_000,
       shutdownTimeoutMs: 20_000,
       maxEventLoopDelayMs: 1000,
       maxHeapUsedBytes: 0,
@@ -22,7 +27,10 @@ describe('configuration from the environment', () => {
       apiKeys: [],
       metricsAuth: false,
       rateLimit: 0,
+      trustProxy: false,
       workers: 1,
+      resources: { cores: 2, memoryBytes: 0, memoryLimited: false, source: { cpu: 'given', memory: 'none' } },
+      memoryBudgetBytes: 0,
       offload: {
         threshold: 100_000,
         threads: 1,
@@ -115,6 +123,7 @@ describe('operational configuration', () => {
   it('reads good values of every operational variable', () => {
     expect(
       loadConfig({
+        SHUTDOWN_DELAY_MS: '0',
         SHUTDOWN_TIMEOUT_MS: '5000',
         MAX_EVENT_LOOP_DELAY_MS: '0',
         MAX_HEAP_USED_BYTES: '400000000',
@@ -129,6 +138,7 @@ describe('operational configuration', () => {
       }),
     ).toEqual({
       ...defaultConfig,
+      shutdownDelayMs: 0,
       shutdownTimeoutMs: 5000,
       maxEventLoopDelayMs: 0,
       maxHeapUsedBytes: 400_000_000,
@@ -229,5 +239,97 @@ describe('operational configuration', () => {
     const message = configError({ API_KEYS: `${key1},${key1}` });
     expect(message).toMatch(/API_KEYS.*repeated/);
     expect(message).not.toContain(key1);
+  });
+});
+
+describe('sizes from the container limits (src/resources.ts), with a fake cgroup tree', () => {
+  const gib = 2 ** 30;
+  const mib = 2 ** 20;
+  /** A fake 64-core, 256 GiB node; `files` is the cgroup tree under a temporary root. */
+  function node(files: Record<string, string>, selfCgroup = '0::/\n'): ResourceProbe {
+    const root = mkdtempSync(join(tmpdir(), 'cgroup-'));
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+    }
+    return {
+      cgroupRoot: root,
+      selfCgroup: () => selfCgroup,
+      availableParallelism: () => 64,
+      constrainedMemory: () => 2 ** 64,
+      totalMemory: () => 256 * gib,
+    };
+  }
+
+  it('a 1-CPU, 512 MiB limit (cgroup v2) on a 64-core node: 1 thread, a budget, a thread heap limit', () => {
+    const probe = node({ 'cpu.max': '100000 100000\n', 'memory.max': `${512 * mib}\n` });
+    const config = loadConfig({}, () => detectResources(probe));
+    expect(config.resources).toMatchObject({ cores: 1, memoryBytes: 512 * mib, memoryLimited: true });
+    expect(config.workers).toBe(1);
+    expect(config.offload.threads).toBe(1);
+    expect(config.offload.maxQueue).toBe(32);
+    // 512 MiB less the reserve (160 MiB): 88 MiB of bodies at 4 bytes of memory per body byte.
+    expect(config.memoryBudgetBytes).toBe(512 * mib - reservedMemoryBytes);
+    expect(config.offload.heapLimitMb).toBe(128);
+    // What the defaults were without the limit: 63 threads, no budget, V8's own thread heap.
+    const unlimited = loadConfig({}, () =>
+      detectResources(node({ 'cpu.max': 'max 100000\n', 'memory.max': 'max\n' })),
+    );
+    expect(unlimited.offload.threads).toBe(63);
+    expect(unlimited.memoryBudgetBytes).toBe(0);
+    expect(unlimited.offload.heapLimitMb).toBeUndefined();
+  });
+
+  it('cgroup v1 (CFS quota, memory.limit_in_bytes), found through /proc/self/cgroup: 1.5 CPUs is 2 cores', () => {
+    const probe = node(
+      {
+        'cpu,cpuacct/pod/cpu.cfs_quota_us': '150000\n',
+        'cpu,cpuacct/pod/cpu.cfs_period_us': '100000\n',
+        'memory/pod/memory.limit_in_bytes': `${gib}\n`,
+      },
+      '5:cpu,cpuacct:/pod\n4:memory:/pod\n0::/\n',
+    );
+    const resources = detectResources(probe);
+    expect(resources).toMatchObject({ cores: 2, memoryBytes: gib, memoryLimited: true });
+    expect(loadConfig({}, () => resources).offload.threads).toBe(1);
+  });
+
+  it('process.constrainedMemory() when lower than the cgroup file; availableParallelism() without a quota', () => {
+    const probe = { ...node({ 'memory.max': `${gib}\n` }), constrainedMemory: () => 512 * mib };
+    expect(detectResources(probe)).toMatchObject({ cores: 64, memoryBytes: 512 * mib, memoryLimited: true });
+  });
+
+  it('WORKERS=auto divides the cores and the memory among the processes', () => {
+    const probe = node({ 'cpu.max': '800000 100000\n', 'memory.max': `${4 * gib}\n` });
+    const config = loadConfig({ WORKERS: 'auto' }, () => detectResources(probe));
+    expect(config.workers).toBe(8);
+    expect(config.offload.threads).toBe(1);
+    expect(config.memoryBudgetBytes).toBe(Math.floor((4 * gib - 8 * reservedMemoryBytes) / 8));
+    const two = loadConfig({ WORKERS: '2' }, () => detectResources(probe));
+    expect(two.offload.threads).toBe(3);
+    expect(two.memoryBudgetBytes).toBe(Math.floor((4 * gib - 2 * reservedMemoryBytes) / 2));
+  });
+
+  it('MEMORY_BUDGET_BYTES overrides the default, 0 turns it off, and a bad value is reported', () => {
+    const probe = node({ 'memory.max': `${512 * mib}\n` });
+    expect(loadConfig({ MEMORY_BUDGET_BYTES: '0' }, () => detectResources(probe)).memoryBudgetBytes).toBe(0);
+    expect(loadConfig({ MEMORY_BUDGET_BYTES: '1e8' }, () => detectResources(probe)).memoryBudgetBytes).toBe(
+      1e8,
+    );
+    expect(() => loadConfig({ MEMORY_BUDGET_BYTES: '-1' }, () => detectResources(probe))).toThrow(
+      /MEMORY_BUDGET_BYTES="-1" is not allowed/,
+    );
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it('reads true, false, a hop count, and addresses or CIDR ranges; refuses anything else', () => {
+    expect(loadConfig({}, () => 2).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'TRUE' }, () => 2).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }, () => 2).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, ::1' }, () => 2).trustProxy).toEqual(['10.0.0.0/8', '::1']);
+    expect(() => loadConfig({ TRUST_PROXY: 'loopback-ish' }, () => 2)).toThrow(
+      /TRUST_PROXY="loopback-ish" is not allowed/,
+    );
   });
 });

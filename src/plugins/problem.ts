@@ -233,8 +233,17 @@ export function classifyError(error: unknown, request: FastifyRequest): ServiceE
 }
 
 /** Logs a classified error: a 5xx with its stack, a refusal as one info line. */
+/**
+ * 5xx answers that are the service working as designed (a refusal before any work, a computation stopped at
+ * its timeout): logged at warn without a stack. They come in bursts exactly when the service is busiest, and
+ * an error with a stack per refusal buried the real failures and cost CPU.
+ */
+const expectedServerErrors = new Set<string>(['not-ready', 'computation-timeout']);
+
 export function logError(request: FastifyRequest, error: unknown, classified: ServiceError): void {
-  if (classified.status >= 500) request.log.error({ err: error }, 'request failed');
+  if (expectedServerErrors.has(classified.code))
+    request.log.warn({ problem: classified.code, detail: classified.detail }, 'request refused');
+  else if (classified.status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ problem: classified.code, detail: classified.detail }, 'request rejected');
 }
 

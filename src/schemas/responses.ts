@@ -7,7 +7,7 @@
  *     response: { 200: ForwardReply, ...computeErrorResponses('v1', { notFound: 'Unknown activation ...' }) }
  *
  * - computeErrorResponses: a POST that reads a body and computes (400, 401, 408, 413, 414, 415, 422, 429, 431,
- *   503).
+ *   503, 504).
  * - readErrorResponses: a GET under /v1 or /v2 (key and rate limit apply, no body: 401, 408, 414, 429, 431,
  *   503).
  * - openErrorResponses: a route open to everyone (probes, docs: 408, 414, 431).
@@ -20,7 +20,7 @@ import { tensorMediaType } from '../serialize/reply.js';
 export type Surface = 'v1' | 'v2';
 
 /** The statuses the helpers document; a route may word any of them its own way (`describe`). */
-export type ErrorStatus = 400 | 401 | 404 | 408 | 413 | 414 | 415 | 422 | 429 | 431 | 503;
+export type ErrorStatus = 400 | 401 | 404 | 408 | 413 | 414 | 415 | 422 | 429 | 431 | 503 | 504;
 
 /** The /v2 error body (the protocol's $inference_error_response), a named component like Problem. */
 export const InferenceErrorBody = Type.Object(
@@ -39,7 +39,8 @@ const reasons: Record<ErrorStatus, string> = {
   422: 'The result is not finite in float64 (overflow, or a log of a value <= 0); the message names the quantity.',
   429: 'More than RATE_LIMIT requests per minute from this client (per API key when keys are configured); retry after Retry-After seconds. Never sent when RATE_LIMIT is unset.',
   431: 'The request line and headers are larger than the server accepts (16 KiB, Node.js max header size).',
-  503: 'Overloaded (event-loop delay or heap over MAX_EVENT_LOOP_DELAY_MS / MAX_HEAP_USED_BYTES, the worker pool queue full (OFFLOAD_MAX_QUEUE) or a task past OFFLOAD_TIMEOUT_MS) or shutting down: retry after Retry-After seconds, or on another instance.',
+  503: 'Refused before any work: overloaded (event-loop delay or heap over MAX_EVENT_LOOP_DELAY_MS / MAX_HEAP_USED_BYTES, the worker pool queue full (OFFLOAD_MAX_QUEUE, OFFLOAD_MAX_QUEUE_BYTES), the body would take the requests in flight past MEMORY_BUDGET_BYTES) or shutting down: retry after Retry-After seconds, or on another instance.',
+  504: 'The computation ran past OFFLOAD_TIMEOUT_MS and was stopped (type computation-timeout, no Retry-After): a repeat would take as long; send less per request.',
 };
 
 /** Where /v2 words a status differently (its inputs are named tensors with a datatype, FP32 included). */
@@ -116,9 +117,9 @@ function responsesFor(
   );
 }
 
-/** The errors of a POST that reads a body and computes: 400, 401, 408, 413, 414, 415, 422, 429, 431, 503 (+404). */
+/** The errors of a POST that reads a body and computes: 400, 401, 408, 413, 414, 415, 422, 429, 431, 503, 504 (+404). */
 export function computeErrorResponses(surface: Surface, options: ErrorResponseOptions = {}): ErrorResponses {
-  const statuses: ErrorStatus[] = [400, 401, 408, 413, 414, 415, 422, 429, 431, 503];
+  const statuses: ErrorStatus[] = [400, 401, 408, 413, 414, 415, 422, 429, 431, 503, 504];
   return responsesFor(surface, options.alwaysFinite ? statuses.filter((s) => s !== 422) : statuses, options);
 }
 

@@ -21,8 +21,10 @@ export interface OffloadConfig {
    * take them past it gets 503 with Retry-After at once.
    */
   readonly maxQueueBytes: number;
-  /** Most time a task may take, waiting included; beyond, its thread is replaced and the request gets 503. */
+  /** Most time a task may take, waiting included; beyond, its thread is replaced and the request gets 504. */
   readonly timeoutMs: number;
+  /** V8 old-generation limit of each thread in MB (node's resourceLimits); unset: V8's default. */
+  readonly heapLimitMb?: number;
   /**
    * The module that handles tasks in the threads; unset: src/workers/worker.ts. Not from the environment:
    * tests substitute a handler that misbehaves on request.

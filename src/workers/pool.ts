@@ -2,8 +2,9 @@
  * The offload pool: takes large requests off the event loop. It runs operations' jobs (src/operations) and
  * parses large JSON bodies in worker threads (src/workers/worker.ts), moving float64 buffers by transfer both
  * ways, on a ThreadPool that always settles (src/workers/thread-pool.ts). Threads start on first use, so apps
- * that never see a large request (most tests) never start one. A full queue or a task past its timeout is a
- * 503 with Retry-After; a task whose thread failed is a 500.
+ * that never see a large request (most tests) never start one. A full queue is a 503 with Retry-After (refused
+ * before any work: a repeat is welcome); a task past its timeout is a 504 without one (the work was tried, and
+ * a repeat would take as long); a task whose thread failed is a 500.
  */
 import { fromRecord, ServiceError } from '../errors.js';
 import { type Job, jobInputs } from '../operations/index.js';
@@ -27,7 +28,7 @@ function transferable(arrays: readonly ArrayBufferView[]): ArrayBuffer[] {
   return [...out];
 }
 
-/** Seconds a client is told to wait (Retry-After) when the pool is full or a task ran out of time. */
+/** Seconds a client is told to wait (Retry-After) when the pool is full. */
 export const poolRetryAfterSeconds = 1;
 
 /** The pool's own failures as the HTTP answer they deserve; anything else unchanged. */
@@ -41,9 +42,14 @@ export function offloadProblem(error: unknown): unknown {
         : `The worker pool for large requests is full (${error.queued} waiting with ${error.queuedBytes} bytes of input, OFFLOAD_MAX_QUEUE_BYTES); retry later.`,
     );
   if (error instanceof PoolClosedError) return unavailable('The service is shutting down; retry elsewhere.');
+  // 504, not 503: the service gave up on work it had taken (a gateway timeout of its own worker). A 503 with
+  // Retry-After told clients to try again later, and each repeat ran to the same timeout (3 runs of one
+  // 1e6-number gelu derivative at OFFLOAD_TIMEOUT_MS=40).
   if (error instanceof TaskTimeoutError)
-    return unavailable(
-      `The request's computation did not finish within ${error.timeoutMs} ms (OFFLOAD_TIMEOUT_MS); retry later.`,
+    return new ServiceError(
+      504,
+      'computation-timeout',
+      `The request's computation did not finish within ${error.timeoutMs} ms (OFFLOAD_TIMEOUT_MS, ${error.started ? 'running' : 'still queued'}) and was stopped; a repeat would take as long: send less per request.`,
     );
   return error;
 }
@@ -58,6 +64,7 @@ export class OffloadPool {
       maxQueue: config.maxQueue,
       maxQueueBytes: config.maxQueueBytes,
       timeoutMs: config.timeoutMs,
+      ...(config.heapLimitMb === undefined ? {} : { heapLimitMb: config.heapLimitMb }),
     });
   }
 

@@ -365,7 +365,7 @@ describe('retries', () => {
     }
   });
 
-  it('retries a GET whose connection broke after sending, but not a POST', async () => {
+  it('retries a GET or a POST whose connection broke after sending; a POST not with retryInterrupted: false', async () => {
     const fake = await fakeServer((req, res, n) => {
       if (n % 2 === 1) {
         req.socket.destroy();
@@ -375,15 +375,19 @@ describe('retries', () => {
       res.end(req.method === 'GET' ? '{"status":"ok"}' : '{"a":[1]}');
     });
     const c = createClient({ baseUrl: fake.url });
+    const once = createClient({ baseUrl: fake.url, retryInterrupted: false });
     try {
       expect(await c.healthz()).toEqual({ status: 'ok' });
       expect(fake.counts.requests).toBe(2);
-      const error = await c.activationForward('identity', { z: [1] }).catch((e: unknown) => e);
+      expect(await c.activationForward('identity', { z: [1] })).toEqual({ a: [1] });
+      expect(fake.counts.requests).toBe(4);
+      const error = await once.activationForward('identity', { z: [1] }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Error);
       expect(error).not.toBeInstanceOf(GradientServiceError);
-      expect(fake.counts.requests).toBe(3);
+      expect(fake.counts.requests).toBe(5);
     } finally {
       await c.close();
+      await once.close();
       await fake.close();
     }
   });

@@ -163,9 +163,13 @@ describe('deploy/k8s manifests', () => {
 
   it("the kubelet waits out the preStop pause and the server's drain before it kills", () => {
     const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
-    const drainSeconds = Number(env.SHUTDOWN_TIMEOUT_MS) / 1000;
+    const drainSeconds = (Number(env.SHUTDOWN_DELAY_MS) + Number(env.SHUTDOWN_TIMEOUT_MS)) / 1000;
     const preStopSeconds = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
     expect(drainSeconds).toBeGreaterThan(0);
+    // The preStop sleep is the pause between readiness and the listener closing: the server adds none of its
+    // own (its default SHUTDOWN_DELAY_MS is for balancers without a preStop).
+    expect(preStopSeconds).toBeGreaterThan(0);
+    expect(env.SHUTDOWN_DELAY_MS).toBe('0');
     expect(podSpec?.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + drainSeconds);
   });
 

@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
-import { drain } from '../../src/lifecycle.js';
+import { drain, unsentConnections } from '../../src/lifecycle.js';
 import { buildTestApp, expectProblem } from '../support/app.js';
 
 let app: App | undefined;
@@ -67,5 +67,29 @@ describe('drain (what SIGTERM runs)', () => {
     expect(JSON.parse(done.body)).toEqual({ a: [0, 0, 1] });
     await drained;
     expect(draining.server.listening).toBe(false);
+  });
+});
+
+describe('unsentConnections (what the drain waits on before the process exits)', () => {
+  // /proc/net/tcp as Linux writes it: port 8080 is 1F90; st 01 ESTABLISHED, 04 FIN_WAIT1, 05 FIN_WAIT2, 06
+  // TIME_WAIT, 0A LISTEN; tx_queue:rx_queue in hex.
+  const table = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1 1',
+    '   1: 0100007F:1F90 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000  1000        0 2 1',
+    '   2: 0100007F:1F90 0100007F:A1B3 01 0003E800:00000000 01:00000020 00000000  1000        0 3 1',
+    '   3: 0100007F:1F90 0100007F:A1B4 04 00000000:00000000 01:00000020 00000000     0        0 0 1',
+    '   4: 0100007F:1F90 0100007F:A1B5 05 00000000:00000000 00:00000000 00000000     0        0 0 1',
+    '   5: 0100007F:1F90 0100007F:A1B6 06 00000000:00000000 03:00000100 00000000     0        0 0 1',
+    '   6: 0100007F:A1B7 0100007F:1F90 01 00100000:00000000 01:00000020 00000000  1000        0 4 1',
+    '',
+  ].join('\n');
+
+  it("counts our port's connections with unacknowledged bytes or an unacknowledged FIN, nothing else", () => {
+    // Line 2 (256,000 bytes queued) and line 3 (FIN_WAIT1, closed by node, still sending); not the listener,
+    // an idle connection, FIN_WAIT2 / TIME_WAIT (everything acknowledged), nor a client socket to the port.
+    expect(unsentConnections(table, 8080)).toBe(2);
+    expect(unsentConnections(table, 0xa1b7)).toBe(1);
+    expect(unsentConnections(table, 9090)).toBe(0);
   });
 });

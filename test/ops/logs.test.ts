@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
+import { openRaw, parseResponses } from '../support/raw-http.js';
 
 const key = 'secret-key-0123456789';
 
@@ -48,5 +50,40 @@ describe('logs', () => {
     const [line] = logs.filter((l) => l.msg === 'headers');
     expect(line.headers).toEqual({ authorization: '[Redacted]', 'user-agent': 'kept' });
     expect(JSON.stringify(logs)).not.toContain(key);
+  });
+});
+
+describe('refusals', () => {
+  it('are logged at warn with the problem and no stack', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const app = await buildApp(
+      { ...defaultConfig, logLevel: 'info', maxEventLoopDelayMs: 0, memoryBudgetBytes: 1000 },
+      { logStream: { write: (line: string) => void lines.push(JSON.parse(line)) } },
+    );
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const port = (app.server.address() as AddressInfo).port;
+      const head = (length: number) =>
+        `POST /v1/activations/relu/forward HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+      // One body holds the (tiny) memory budget while a second is refused from its head.
+      const holder = await openRaw(port);
+      holder.socket.write(`${head(100_000)}{"z":[`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const refused = await openRaw(port);
+      refused.socket.write(head(100_000));
+      for (let i = 0; i < 200 && parseResponses(refused.received()).length === 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(parseResponses(refused.received())[0]?.status).toBe(503);
+      holder.socket.destroy();
+      refused.socket.destroy();
+
+      const refusal = lines.find((l) => l.problem === 'not-ready');
+      expect(refusal).toMatchObject({ level: 40, msg: 'request refused' });
+      expect(refusal?.detail).toMatch(/MEMORY_BUDGET_BYTES/);
+      expect(JSON.stringify(refusal)).not.toMatch(/"err"|"stack"/);
+      expect(lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -183,15 +183,15 @@ describe('pool failures as HTTP answers (a handler that misbehaves on request)',
   const misbehaving = (options: Partial<OffloadConfig> = {}) =>
     listen({ threshold: 1, threads: 1, handler, ...options });
 
-  it('a task past OFFLOAD_TIMEOUT_MS: 503 problem+json with Retry-After; the next request answers', async () => {
+  it('a task past OFFLOAD_TIMEOUT_MS: 504 computation-timeout without Retry-After; the next request answers', async () => {
     const base = await misbehaving({ timeoutMs: 1500 });
     const res = await post(`${base}/v1/activations/sigmoid/forward`, '{"z":[0],"mode":"loop"}');
-    expect(res.status, res.body).toBe(503);
+    expect(res.status, res.body).toBe(504);
     expect(res.type).toMatch(/^application\/problem\+json/);
-    expect(res.retryAfter).toBe('1');
+    expect(res.retryAfter).toBeNull();
     expect(JSON.parse(res.body)).toMatchObject({
-      type: 'urn:gradient-service:problem:not-ready',
-      detail: expect.stringMatching(/did not finish within 1500 ms \(OFFLOAD_TIMEOUT_MS\)/),
+      type: 'urn:gradient-service:problem:computation-timeout',
+      detail: expect.stringMatching(/did not finish within 1500 ms \(OFFLOAD_TIMEOUT_MS, running\)/),
     });
     const next = await post(`${base}/v1/activations/sigmoid/forward`, '{"z":[0]}');
     expect(next.status, next.body).toBe(200);

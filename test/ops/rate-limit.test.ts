@@ -94,3 +94,34 @@ describe('failed logins count against RATE_LIMIT', () => {
     expectProblem(await forward(app, { authorization: 'Bearer nope-nope-nope-nope' }), 429, 'rate-limited');
   });
 });
+
+describe('TRUST_PROXY', () => {
+  const viaProxy = (a: App, client: string) => forward(a, { 'x-forwarded-for': client }, '10.0.0.1');
+
+  it('unset: every client behind a proxy is the proxy, and they share one RATE_LIMIT', async () => {
+    app = await buildTestApp({ rateLimit: 1 });
+    expect((await viaProxy(app, '192.0.2.1')).statusCode).toBe(200);
+    expectProblem(await viaProxy(app, '192.0.2.2'), 429, 'rate-limited');
+  });
+
+  it.each([
+    ['true', true],
+    ['the proxy address', ['10.0.0.1']],
+    ['the proxy range', ['10.0.0.0/8']],
+    ['one hop', 1],
+  ] as const)('%s: each forwarded client has its own RATE_LIMIT', async (_, trustProxy) => {
+    app = await buildTestApp({
+      rateLimit: 1,
+      trustProxy: typeof trustProxy === 'object' ? [...trustProxy] : trustProxy,
+    });
+    expect((await viaProxy(app, '192.0.2.1')).statusCode).toBe(200);
+    expect((await viaProxy(app, '192.0.2.2')).statusCode).toBe(200);
+    expectProblem(await viaProxy(app, '192.0.2.1'), 429, 'rate-limited');
+  });
+
+  it('a proxy outside the trusted range is not believed', async () => {
+    app = await buildTestApp({ rateLimit: 1, trustProxy: ['172.16.0.0/12'] });
+    expect((await viaProxy(app, '192.0.2.1')).statusCode).toBe(200);
+    expectProblem(await viaProxy(app, '192.0.2.2'), 429, 'rate-limited');
+  });
+});

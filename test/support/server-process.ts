@@ -33,6 +33,8 @@ export function startServer(env: Record<string, string>): ServerProcess {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       MAX_EVENT_LOOP_DELAY_MS: '0',
+      // No listener delay after SIGTERM unless a test asks (drain-slow-reader.test.ts): tests would wait it out.
+      SHUTDOWN_DELAY_MS: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

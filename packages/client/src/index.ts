@@ -14,10 +14,14 @@
  * Retries (at most `retries`, default 2; delays from Retry-After, else 100 ms doubling with jitter, always
  * within `timeout`):
  * - GET: on transport errors and on 429, 502, 503, 504.
- * - POST: only where the server certainly did not compute: the connection was never made (refused, DNS,
- *   connect timeout), or a 429 or 503 that carries Retry-After (rate limit, load shedding, shutdown). A POST
- *   whose connection broke after it was sent is not retried: the POSTs are pure, but a heavy one that an
- *   overloaded server did run should not be run twice.
+ * - POST, always: where the service refused before any work: the connection was never made (refused, DNS,
+ *   connect timeout), or the service's own 429 or 503 with Retry-After (rate limit, load shedding, a full
+ *   queue, its memory budget, a draining instance).
+ * - POST, unless `retryInterrupted: false`: a request whose connection broke after it was sent (a replica
+ *   killed or restarted mid-request), or a 502, 503 or 504 that is not the service's own answer (no
+ *   problem+json body: a proxy's). The operations are pure, so a repeat costs CPU, never correctness.
+ * - Never: the service's 504 computation-timeout (the work ran to OFFLOAD_TIMEOUT_MS; a repeat would too),
+ *   a 500, or any other 4xx.
  */
 
 import { Pool } from 'undici';
@@ -60,6 +64,12 @@ export interface ClientOptions {
   readonly timeout?: number;
   /** Most retries of a call (default 2). */
   readonly retries?: number;
+  /**
+   * Whether a POST is repeated when its connection broke after it was sent, or when a proxy (not the service:
+   * no problem+json body) answered 502, 503 or 504 (default true). The operations are pure, so a repeat
+   * costs CPU, never correctness; false sends each POST at most once unless the service refused it unread.
+   */
+  readonly retryInterrupted?: boolean;
   /** Most connections kept open to the service (default 8). */
   readonly connections?: number;
   /**
@@ -125,6 +135,16 @@ export class ResponseTooLargeError extends Error {
   }
 }
 
+/** A float64 tensor for the binary methods: [K] for one sample, [N, K] for a batch (row-major). */
+export interface BinaryTensor {
+  readonly data: Float64Array;
+  readonly shape: readonly number[];
+}
+
+/** The media type of binary tensor bodies (the Open Inference Protocol's binary extension, on /v1). */
+export const tensorMediaType = 'application/vnd.gradient-service.tensor+octet-stream';
+const headerLengthHeader = 'inference-header-content-length';
+
 export interface GradientServiceClient {
   /** GET /v1/activations */
   listActivations(): Promise<{ activations: ActivationInfo[] }>;
@@ -175,6 +195,33 @@ export interface GradientServiceClient {
   checkGradients<T extends Tensor>(body: CheckRequest<T>): Promise<CheckResponse>;
   /** GET /v1/activations/{name}/plot.svg: the SVG text. */
   plotActivation(name: ActivationName, query?: PlotQuery): Promise<string>;
+  /**
+   * POST /v1/activations/{name}/forward with binary tensors both ways: no JSON text for the numbers (a
+   * 1e6-number request is 8 MB instead of ~19 MB, and nothing to parse). Retried as the JSON methods are.
+   */
+  activationForwardBinary(
+    name: ActivationName,
+    body: { z: BinaryTensor; params?: Readonly<Record<string, number>> },
+  ): Promise<{ a: BinaryTensor }>;
+  /** POST /v1/activations/{name}/derivative with binary tensors both ways (z, or a, and optionally upstream). */
+  activationDerivativeBinary(
+    name: ActivationName,
+    body: {
+      z?: BinaryTensor;
+      a?: BinaryTensor;
+      upstream?: BinaryTensor;
+      params?: Readonly<Record<string, number>>;
+    },
+  ): Promise<Record<string, BinaryTensor>>;
+  /**
+   * Any /v1 POST with binary tensors both ways: `tensors` are the body's tensor fields, `fields` its others;
+   * resolves with the reply's tensor fields (and its other fields, as they came).
+   */
+  postBinary(
+    path: string,
+    tensors: Readonly<Record<string, BinaryTensor>>,
+    fields?: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown>>;
   /** GET /healthz */
   healthz(): Promise<{ status: 'ok' }>;
   /** GET /readyz */
@@ -234,7 +281,7 @@ type ResponseBody = Awaited<ReturnType<Pool['request']>>['body'];
  * At most `limit` bytes of a body, and whether more came. Stopping the iteration destroys the stream, so
  * undici drops the connection instead of reading the rest into the void.
  */
-async function readAtMost(body: ResponseBody, limit: number): Promise<{ text: string; complete: boolean }> {
+async function readAtMost(body: ResponseBody, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -242,12 +289,62 @@ async function readAtMost(body: ResponseBody, limit: number): Promise<{ text: st
     if (chunk.length > room) {
       chunks.push(chunk.subarray(0, room));
       body.destroy();
-      return { text: Buffer.concat(chunks).toString('utf8'), complete: false };
+      return { bytes: Buffer.concat(chunks), complete: false };
     }
     chunks.push(chunk);
     size += chunk.length;
   }
-  return { text: Buffer.concat(chunks).toString('utf8'), complete: true };
+  return { bytes: Buffer.concat(chunks), complete: true };
+}
+
+/** A binary request body: a JSON header (the other fields and one input per tensor), then the float64 bytes. */
+function encodeBinary(
+  tensors: Readonly<Record<string, BinaryTensor>>,
+  fields: Readonly<Record<string, unknown>>,
+): { body: Buffer; headerLength: number } {
+  const entries = Object.entries(tensors);
+  const header = Buffer.from(
+    JSON.stringify({
+      ...fields,
+      inputs: entries.map(([name, t]) => ({
+        name,
+        shape: [...t.shape],
+        datatype: 'FP64',
+        parameters: { binary_data_size: t.data.byteLength },
+      })),
+    }),
+  );
+  const body = Buffer.concat([
+    header,
+    ...entries.map(([, t]) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+  ]);
+  return { body, headerLength: header.length };
+}
+
+/** A binary reply: its header's fields, with each output as a BinaryTensor (copied, so aligned). */
+function decodeBinary(
+  body: Buffer,
+  headerLengthValue: string | string[] | undefined,
+): Record<string, unknown> {
+  const text = Array.isArray(headerLengthValue) ? headerLengthValue[0] : headerLengthValue;
+  const headerLength = Number(text);
+  if (!Number.isSafeInteger(headerLength) || headerLength < 0 || headerLength > body.length)
+    throw new Error(`binary reply: bad ${headerLengthHeader} ${JSON.stringify(text)}`);
+  const { outputs = [], ...rest } = JSON.parse(body.subarray(0, headerLength).toString('utf8')) as {
+    outputs?: { name: string; shape: number[]; parameters?: { binary_data_size?: number } }[];
+  };
+  const result: Record<string, unknown> = { ...rest };
+  let offset = headerLength;
+  for (const output of outputs) {
+    const size = output.parameters?.binary_data_size ?? 0;
+    if (offset + size > body.length || size % 8 !== 0)
+      throw new Error(`binary reply: output ${output.name} runs past the body (${size} bytes at ${offset})`);
+    const data = new Float64Array(size / 8);
+    new Uint8Array(data.buffer).set(body.subarray(offset, offset + size));
+    result[output.name] = { data, shape: output.shape };
+    offset += size;
+  }
+  return result;
 }
 
 const contentLength = (headers: Record<string, string | string[] | undefined>): number | undefined => {
@@ -292,25 +389,30 @@ export function createClient(options: ClientOptions): GradientServiceClient {
     ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
   };
 
-  async function call<T>(
-    method: 'GET' | 'POST',
-    path: string,
-    body: unknown,
-    read: 'json' | 'text' = 'json',
-  ): Promise<T> {
+  /** What a call sends and how it reads a 2xx reply. */
+  interface Exchange {
+    readonly method: 'GET' | 'POST';
+    readonly path: string;
+    readonly body?: string | Buffer;
+    readonly headers?: Record<string, string>;
+    readonly read: (body: Buffer, headers: Record<string, string | string[] | undefined>) => unknown;
+  }
+
+  const retryInterrupted = options.retryInterrupted ?? true;
+
+  async function exchange<T>(request: Exchange): Promise<T> {
+    const { method } = request;
     const signal = AbortSignal.timeout(timeout);
     const deadline = Date.now() + timeout;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 0; ; attempt++) {
       const backoff = 100 * 2 ** attempt * (0.5 + Math.random() / 2);
       let response: Awaited<ReturnType<Pool['request']>>;
       try {
         response = await pool.request({
           method,
-          path: prefix + path,
-          headers:
-            payload === undefined ? baseHeaders : { ...baseHeaders, 'content-type': 'application/json' },
-          body: payload,
+          path: prefix + request.path,
+          headers: { ...baseHeaders, ...request.headers },
+          body: request.body,
           signal,
         });
       } catch (error) {
@@ -318,7 +420,7 @@ export function createClient(options: ClientOptions): GradientServiceClient {
         const retryable =
           !signal.aborted &&
           code !== undefined &&
-          (notSentCodes.has(code) || (method === 'GET' && brokenCodes.has(code)));
+          (notSentCodes.has(code) || ((method === 'GET' || retryInterrupted) && brokenCodes.has(code)));
         if (!retryable || attempt >= retries || Date.now() + backoff >= deadline) throw error;
         await sleep(backoff, signal);
         continue;
@@ -331,11 +433,26 @@ export function createClient(options: ClientOptions): GradientServiceClient {
           response.body.destroy();
           throw new ResponseTooLargeError(maxResponseBytes, announced);
         }
-        const { text, complete } = await readAtMost(response.body, maxResponseBytes);
-        if (!complete) throw new ResponseTooLargeError(maxResponseBytes, announced);
-        return (read === 'json' ? JSON.parse(text) : text) as T;
+        let read: { bytes: Buffer; complete: boolean };
+        try {
+          read = await readAtMost(response.body, maxResponseBytes);
+        } catch (error) {
+          // The answer broke off (the replica died while writing it): the work was done, but nothing came.
+          const code = errorCode(error);
+          const retryable =
+            !signal.aborted &&
+            code !== undefined &&
+            brokenCodes.has(code) &&
+            (method === 'GET' || retryInterrupted);
+          if (!retryable || attempt >= retries || Date.now() + backoff >= deadline) throw error;
+          await sleep(backoff, signal);
+          continue;
+        }
+        if (!read.complete) throw new ResponseTooLargeError(maxResponseBytes, announced);
+        return request.read(read.bytes, headers) as T;
       }
-      const { text, complete } = await readAtMost(response.body, Math.min(errorBodyBytes, maxResponseBytes));
+      const { bytes, complete } = await readAtMost(response.body, Math.min(errorBodyBytes, maxResponseBytes));
+      const text = bytes.toString('utf8');
       const location = Array.isArray(headers.location) ? headers.location[0] : headers.location;
       const retryAfter = parseRetryAfter(headers['retry-after']);
       const error = new GradientServiceError(
@@ -343,15 +460,54 @@ export function createClient(options: ClientOptions): GradientServiceClient {
         problemOf(statusCode, text, complete, location),
         retryAfter,
       );
+      const contentType = String(headers['content-type'] ?? '').toLowerCase();
+      const fromService = contentType.startsWith('application/problem+json');
       const retryable =
         method === 'GET'
           ? [429, 502, 503, 504].includes(statusCode)
-          : [429, 503].includes(statusCode) && retryAfter !== undefined;
+          : // The service's refusals before any work say so with Retry-After; a proxy's 502/503/504 may
+            // hide a request that was lost with its replica.
+            ([429, 503].includes(statusCode) && retryAfter !== undefined && fromService) ||
+            (retryInterrupted && !fromService && [502, 503, 504].includes(statusCode));
       const delay = retryAfter !== undefined ? retryAfter * 1000 : backoff;
       if (!retryable || attempt >= retries || Date.now() + delay >= deadline) throw error;
       await sleep(delay, signal);
     }
   }
+
+  const call = <T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    read: 'json' | 'text' = 'json',
+  ): Promise<T> =>
+    exchange<T>({
+      method,
+      path,
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      read: (bytes) => (read === 'json' ? JSON.parse(bytes.toString('utf8')) : bytes.toString('utf8')),
+    });
+
+  const postBinary = (
+    path: string,
+    tensors: Readonly<Record<string, BinaryTensor>>,
+    fields: Readonly<Record<string, unknown>> = {},
+  ): Promise<Record<string, unknown>> => {
+    const { body, headerLength } = encodeBinary(tensors, fields);
+    return exchange({
+      method: 'POST',
+      path,
+      body,
+      headers: {
+        'content-type': tensorMediaType,
+        [headerLengthHeader]: String(headerLength),
+        accept: `${tensorMediaType}, application/problem+json`,
+      },
+      read: (bytes, headers) => decodeBinary(bytes, headers[headerLengthHeader]),
+    });
+  };
 
   const named = (name: string) => encodeURIComponent(name);
 
@@ -378,6 +534,20 @@ export function createClient(options: ClientOptions): GradientServiceClient {
       const qs = search.size ? `?${search}` : '';
       return call('GET', `/v1/activations/${named(name)}/plot.svg${qs}`, undefined, 'text');
     },
+    activationForwardBinary: (name, { z, params }) =>
+      postBinary(`/v1/activations/${named(name)}/forward`, { z }, params ? { params } : {}) as Promise<{
+        a: BinaryTensor;
+      }>,
+    activationDerivativeBinary: (name, { params, ...tensors }) =>
+      postBinary(
+        `/v1/activations/${named(name)}/derivative`,
+        Object.fromEntries(Object.entries(tensors).filter(([, t]) => t !== undefined)) as Record<
+          string,
+          BinaryTensor
+        >,
+        params ? { params } : {},
+      ) as Promise<Record<string, BinaryTensor>>,
+    postBinary,
     healthz: () => call('GET', '/healthz', undefined),
     readyz: () => call('GET', '/readyz', undefined),
     close: () => pool.close(),
