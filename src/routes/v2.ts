@@ -60,6 +60,11 @@ interface InferenceRequestBody {
   outputs?: RequestOutput[];
 }
 
+/** Whether a request carries a body (as Fastify decides before parsing one): a length above 0, or chunks. */
+const hasBody = (headers: FastifyRequest['headers']): boolean =>
+  headers['transfer-encoding'] !== undefined ||
+  (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+
 /** The binary chunks of a request, by input name, from the body parser to the handler. */
 const binaryChunks = new WeakMap<FastifyRequest, Map<string, Buffer>>();
 
@@ -202,6 +207,20 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   // No not-found handler here: problem.ts's answers /v2 paths as { error }, with the 405 and its Allow header.
+
+  // A body without Content-Type is read as the protocol reads it (Triton ignores the header, and its own
+  // tritonclient.http sends none): binary when Inference-Header-Content-Length is given, JSON otherwise. Set
+  // through request.headers (Fastify's documented setter) before parsing, so that the parser and the body
+  // schema of that media type both apply. A body with a foreign Content-Type is still a 415.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    const { headers } = request;
+    if (headers['content-type'] === undefined && hasBody(headers))
+      request.headers = {
+        'content-type':
+          headers[headerLengthHeader] !== undefined ? 'application/octet-stream' : 'application/json',
+      };
+    done(null, payload);
+  });
 
   // The JSON header, then binary data when Inference-Header-Content-Length says where the JSON ends. Scoped to
   // /v2, so /v1 keeps the default JSON parser.

@@ -23,7 +23,8 @@ const binaryText =
   'Binary tensor data extension: send `Inference-Header-Content-Length: <n>`; the first n bytes of the body ' +
   'are the JSON request, followed by the raw little-endian, row-major bytes of each input that declares ' +
   '`parameters.binary_data_size` (in input order, no padding). Content-Type application/octet-stream or ' +
-  'application/json. Ask for binary outputs with `parameters: { binary_data: true }` on a requested output, or ' +
+  'application/json; without a Content-Type (as tritonclient.http sends) the body is read as the protocol ' +
+  'reads it: binary when Inference-Header-Content-Length is present, JSON otherwise. Ask for binary outputs with `parameters: { binary_data: true }` on a requested output, or ' +
   '`parameters: { binary_data_output: true }` on the request: the reply is then application/octet-stream with ' +
   'the same header. Tip: pad the JSON header with spaces to a multiple of 8 bytes and FP64 inputs are read in ' +
   'place, without a copy.';
