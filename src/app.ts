@@ -11,6 +11,7 @@ import {
   frameworkErrors,
   rememberingRequestId,
 } from './plugins/client-errors.js';
+import compression from './plugins/compression.js';
 import docs from './plugins/docs.js';
 import elementLimit from './plugins/element-limit.js';
 import linger from './plugins/linger.js';
@@ -99,6 +100,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}) {
   await app.register(requestId);
   await app.register(problem);
   await app.register(linger, { maxBytes: lingerMaxBytes(config) });
+  await app.register(compression);
   await app.register(metrics);
   await app.register(overload, {
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,

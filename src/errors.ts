@@ -18,7 +18,12 @@ export const errorCodes = {
     'The JSON nests deeper, has more arrays and objects, more keys or longer strings than the parsing limits, or a tensor shape has more dimensions than allowed (the detail names the limit).',
   'unsupported-media-type':
     'The body is neither application/json nor a binary tensor media type the route reads.',
-  'payload-too-large': 'The body is larger than BODY_LIMIT bytes.',
+  'unsupported-content-encoding':
+    'The body has a Content-Encoding the service does not decode (it decodes gzip, deflate and br).',
+  'malformed-encoding':
+    'The body is not valid data of its Content-Encoding (a corrupt or truncated gzip, deflate or br stream).',
+  'payload-too-large':
+    'The body is larger than BODY_LIMIT bytes (once decoded, if it has a Content-Encoding).',
   'too-many-elements': 'A request or response tensor would hold more than MAX_ELEMENTS numbers.',
   'shape-mismatch': 'Tensors whose sizes must agree do not (the detail names both sizes).',
   'unknown-activation': 'No activation has that name or alias (the detail lists the known names).',
@@ -114,6 +119,26 @@ export class UnsupportedMediaTypeError extends ServiceError {
       `Content-Type ${JSON.stringify(contentType)} is not supported: send ${accepted.join(' or ')}.`,
     );
     this.name = 'UnsupportedMediaTypeError';
+  }
+}
+
+/** 415: a Content-Encoding outside the ones the service decodes, with those named. */
+export class UnsupportedContentEncodingError extends ServiceError {
+  constructor(coding: string, supported: readonly string[]) {
+    super(
+      415,
+      'unsupported-content-encoding',
+      `Content-Encoding ${JSON.stringify(coding)} is not supported: send ${supported.join(', ')} or no Content-Encoding.`,
+    );
+    this.name = 'UnsupportedContentEncodingError';
+  }
+}
+
+/** 400: the body does not decode with its Content-Encoding. */
+export class MalformedEncodingError extends ServiceError {
+  constructor(detail: string) {
+    super(400, 'malformed-encoding', detail);
+    this.name = 'MalformedEncodingError';
   }
 }
 

@@ -140,6 +140,8 @@ function handler(
       maxElements: app.config.maxElements,
     });
     await respond(app, request, reply, job);
+    // Until the reply is written (see respond: an inline job's compressed reply may still be streaming).
+    await reply;
   };
 }
 

@@ -134,8 +134,14 @@ export function respond(
   job: Job,
 ): Promise<void> | undefined {
   const format = replyFormat(request);
+  // The promise settles when the reply has been written (a FastifyReply is a thenable that does): settled
+  // earlier, while a compressed reply's onSend stream is still running, Fastify takes the handler's undefined
+  // for a reply not sent yet and sends an empty body in its place.
   if (app.offload.offloads(jobSize(job)))
-    return app.offload.run(job, format).then((encoded) => send(app, request, reply, job, encoded));
+    return app.offload.run(job, format).then(async (encoded) => {
+      send(app, request, reply, job, encoded);
+      await reply;
+    });
   send(app, request, reply, job, encodeReply(runJob(job), format));
   return undefined;
 }

@@ -22,6 +22,7 @@ import {
 import { clipText } from '../error-size.js';
 import { NonFiniteResultError, ServiceError, TooManyElementsError } from '../errors.js';
 import { jobSize, prepareJob, runJob, type TensorValue } from '../operations/index.js';
+import { hasBody } from '../plugins/compression.js';
 import { openapiInfo } from '../plugins/docs.js';
 import { classifyError, logError, sendInferenceError } from '../plugins/problem.js';
 import {
@@ -59,11 +60,6 @@ interface InferenceRequestBody {
   inputs: RequestInput[];
   outputs?: RequestOutput[];
 }
-
-/** Whether a request carries a body (as Fastify decides before parsing one): a length above 0, or chunks. */
-const hasBody = (headers: FastifyRequest['headers']): boolean =>
-  headers['transfer-encoding'] !== undefined ||
-  (headers['content-length'] !== undefined && headers['content-length'] !== '0');
 
 /** The binary chunks of a request, by input name, from the body parser to the handler. */
 const binaryChunks = new WeakMap<FastifyRequest, Map<string, Buffer>>();

@@ -6,7 +6,7 @@
  * infer() adds in its order (Content-Encoding, Accept-Encoding, Inference-Header-Content-Length), then Host
  * and Content-Length. There is no Content-Type: Triton ignores it, and the client never sends one.
  */
-import { deflateSync, gzipSync } from 'node:zlib';
+import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { defaultParams, findActivation, forwardTensor } from '../../src/core/activations/index.js';
@@ -143,4 +143,45 @@ describe('tritonclient.http infer, no Content-Type', () => {
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body.toString()).error).toMatch(/bogus|inputs/);
   });
+});
+
+describe('tritonclient.http infer with request_compression_algorithm and response_compression_algorithm', () => {
+  const binaryJson =
+    '{"inputs": [{"name": "z", "shape": [6], "datatype": "FP64", "parameters": {"binary_data_size": 48}}], "parameters": {"binary_data_output": true}}';
+
+  it.each(['gzip', 'deflate'] as const)('a %s body, JSON or binary', async (compression) => {
+    const json = await send({
+      model: 'sigmoid',
+      json: `{"inputs": [{"name": "z", "shape": [6], "datatype": "FP64", "data": ${pyFloats(z)}}], "parameters": {"binary_data_output": true}}`,
+      compression,
+    });
+    expect(json.status, json.body.toString()).toBe(200);
+    expect(binaryOutputs(json).get('a')).toEqual(expected);
+    const binary = await send({ model: 'sigmoid', json: binaryJson, binary: fp64(z), compression });
+    expect(binary.status, binary.body.toString()).toBe(200);
+    expect(binaryOutputs(binary).get('a')).toEqual(expected);
+  });
+
+  it.each([
+    ['gzip', gunzipSync],
+    ['deflate', inflateSync],
+  ] as const)(
+    'a %s reply when Accept-Encoding asks and the reply is large enough',
+    async (coding, inflate) => {
+      const many = Array.from({ length: 1000 }, (_, i) => i / 100 - 5);
+      const res = await send({
+        model: 'sigmoid',
+        json: `{"inputs": [{"name": "z", "shape": [${many.length}], "datatype": "FP64", "parameters": {"binary_data_size": ${many.length * 8}}}], "parameters": {"binary_data_output": true}}`,
+        binary: fp64(many),
+        compression: coding,
+        acceptEncoding: coding,
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers['content-encoding']).toBe(coding);
+      const a = binaryOutputs({ headers: res.headers, body: inflate(res.body) }).get('a');
+      expect(a).toEqual(
+        Array.from(forwardTensor(sigmoid, Float64Array.from(many), many.length, defaultParams(sigmoid))),
+      );
+    },
+  );
 });
