@@ -46,6 +46,19 @@ export const replyEncodings = ['gzip', 'deflate', 'br'] as const;
 /** Smallest reply compressed: below it the coding's framing and the CPU cost more than the bytes saved. */
 export const compressionThreshold = 1024;
 
+/**
+ * The replies worth compressing: text and JSON (problem+json included). Not the binary tensor bodies, whose
+ * float64 bytes gzip shrinks by 6% for 60% more time (docs/compression.md), nor anything else
+ * @fastify/compress's default would take (its default includes octet-stream).
+ */
+const compressedTypes = (type: string): boolean => /^text\/(?!event-stream)|[+/]json(?:;|$)/.test(type);
+
+/**
+ * gzip and deflate level 1: on a 1e6-number JSON reply (19.5 MB), 9.1 MB in 0.3 s against level 6's (zlib's
+ * default) 8.7 MB in 1.5 s (docs/compression.md).
+ */
+const gzipLevel = 1;
+
 /** Whether a request carries a body (as Fastify decides before parsing one): a length above 0, or chunks. */
 export const hasBody = (headers: IncomingHttpHeaders): boolean =>
   headers['transfer-encoding'] !== undefined ||
@@ -138,6 +151,8 @@ export default fp(
       globalDecompression: false,
       encodings: [...replyEncodings],
       threshold: compressionThreshold,
+      customTypes: compressedTypes,
+      zlibOptions: { level: gzipLevel },
     });
   },
   { name: 'compression', dependencies: ['problem'] },
