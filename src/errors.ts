@@ -27,7 +27,8 @@ export const errorCodes = {
   'too-many-elements': 'A request or response tensor would hold more than MAX_ELEMENTS numbers.',
   'shape-mismatch': 'Tensors whose sizes must agree do not (the detail names both sizes).',
   'unknown-activation': 'No activation has that name or alias (the detail lists the known names).',
-  'unknown-model': 'No /v2 model (or model version) has that name (the detail lists the models).',
+  'unknown-model':
+    'No /v2 model (or model version) has that name (POST /v2/repository/index lists the models).',
   'derivative-from-output-unsupported': "This activation's derivative cannot be computed from a alone.",
   'vector-activation':
     'softmax and log_softmax are not elementwise: use their /jacobian or /vjp routes, not /derivative.',

@@ -57,11 +57,14 @@ export function isFloatDatatype(datatype: unknown): datatype is FloatDatatype {
   return typeof datatype === 'string' && (floatDatatypes as readonly string[]).includes(datatype);
 }
 
-/** Bytes per element; unknown datatypes (including the protocol's INT*, BOOL, BYTES, FP16) are a 400. */
-export function elementSize(datatype: unknown): number {
+/**
+ * Bytes per element; unknown datatypes (including the protocol's INT*, BOOL, BYTES, FP16) are a 400, whose
+ * message starts with `label` when given (the tensor it is about).
+ */
+export function elementSize(datatype: unknown, label?: string): number {
   if (!isFloatDatatype(datatype))
     throw new BinaryTensorError(
-      `unsupported datatype ${JSON.stringify(datatype)}: this server reads and writes ${floatDatatypes.join(' and ')}`,
+      `${label ? `${label}: ` : ''}unsupported datatype ${JSON.stringify(datatype)}: this server reads and writes ${floatDatatypes.join(' and ')}`,
     );
   return sizes[datatype];
 }
@@ -147,7 +150,7 @@ export function sliceBinary(
       );
     if (tensor.data !== undefined)
       throw new BinaryTensorError(`${label}: has both binary_data_size and data; send one of them`);
-    const expected = elementCount(tensor.shape, label) * elementSize(tensor.datatype);
+    const expected = elementCount(tensor.shape, label) * elementSize(tensor.datatype, label);
     if (size !== expected)
       throw new BinaryTensorError(
         `${label}: binary_data_size is ${size} bytes but shape ${JSON.stringify(tensor.shape)} of ${tensor.datatype} needs ${expected}`,

@@ -32,7 +32,12 @@ import {
 } from './support.js';
 import type { InputSpec, Job, Operation, OperationRequest, TensorValue } from './types.js';
 
-const anyRank = [-1, -1];
+/**
+ * The /v2 metadata shape of a tensor these operations take: one sample, K numbers. Any rank is taken (leading
+ * dimensions are rows, the last axis is K), but a metadata shape has a fixed rank: it shows the simplest one a
+ * client can send, and the Jacobian's shape is then [K, K].
+ */
+const sample = [-1];
 
 function entryOf(job: Job): Activation {
   const entry = job.activation === undefined ? undefined : findActivation(job.activation);
@@ -69,8 +74,8 @@ export const forward: Operation<'forward'> = {
   scope: 'any',
   describe: (entry) =>
     `a = ${entry?.name}(z)${entry?.kind === 'vector' ? ' over the last axis' : ', elementwise'}`,
-  inputs: () => [{ name: 'z', shape: anyRank }],
-  outputs: [{ name: 'a', shape: anyRank }],
+  inputs: () => [{ name: 'z', shape: sample }],
+  outputs: [{ name: 'a', shape: sample }],
   options: [],
   parameterText: paramText,
   prepare: (request) => {
@@ -95,8 +100,8 @@ export const forward: Operation<'forward'> = {
 };
 
 const zOrA: readonly InputSpec[] = [
-  { name: 'z', shape: anyRank, optional: true },
-  { name: 'a', shape: anyRank, optional: true },
+  { name: 'z', shape: sample, optional: true },
+  { name: 'a', shape: sample, optional: true },
 ];
 
 /** Whether the entry has g' (order 1) or g'' (order 2) as a closed form of a, so that the operation may read `a`. */
@@ -106,7 +111,7 @@ const fromOutputOf = (entry: Activation | undefined, order: 1 | 2): boolean =>
 
 /** z alone, or the z-or-a choice where the entry has the closed form in a of that order. */
 const elementwiseInputs = (entry: Activation | undefined, order: 1 | 2): readonly InputSpec[] =>
-  fromOutputOf(entry, order) ? zOrA : [{ name: 'z', shape: anyRank }];
+  fromOutputOf(entry, order) ? zOrA : [{ name: 'z', shape: sample }];
 
 /**
  * The common checks of derivative and second-derivative: the route's activation is elementwise (else a 400 with
@@ -164,8 +169,8 @@ export const derivative: Operation<'derivative'> = {
       : ''),
   inputs: (entry) => elementwiseInputs(entry, 1),
   outputs: [
-    { name: 'derivative', shape: anyRank },
-    { name: 'a', shape: anyRank },
+    { name: 'derivative', shape: sample },
+    { name: 'a', shape: sample },
   ],
   options: [],
   parameterText: paramText,
@@ -220,9 +225,9 @@ export const secondDerivative: Operation<'second-derivative'> = {
       : ''),
   inputs: (entry) => elementwiseInputs(entry, 2),
   outputs: [
-    { name: 'secondDerivative', shape: anyRank },
-    { name: 'derivative', shape: anyRank },
-    { name: 'a', shape: anyRank },
+    { name: 'secondDerivative', shape: sample },
+    { name: 'derivative', shape: sample },
+    { name: 'a', shape: sample },
   ],
   options: [],
   parameterText: paramText,
@@ -311,8 +316,8 @@ export const jacobian: Operation<'jacobian'> = {
     'output a (exactly one); the jacobian counts against MAX_ELEMENTS',
   inputs: () => zOrA,
   outputs: [
-    { name: 'a', shape: anyRank },
-    { name: 'jacobian', shape: [-1, -1, -1] },
+    { name: 'a', shape: sample },
+    { name: 'jacobian', shape: [-1, -1] },
   ],
   options: [],
   parameterText: paramText,
@@ -366,10 +371,10 @@ export const vjp: Operation<'vjp'> = {
   describe: (entry) =>
     `gradient = v^T J per row of the last axis (J the ${entry?.name} Jacobian, never built), from z or from ` +
     'its output a (exactly one), and v of the same shape',
-  inputs: () => [...zOrA, { name: 'v', shape: anyRank }],
+  inputs: () => [...zOrA, { name: 'v', shape: sample }],
   outputs: [
-    { name: 'a', shape: anyRank },
-    { name: 'gradient', shape: anyRank },
+    { name: 'a', shape: sample },
+    { name: 'gradient', shape: sample },
   ],
   options: [],
   parameterText: paramText,

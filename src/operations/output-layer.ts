@@ -19,20 +19,21 @@ export const outputLayerOperation: Operation<'output-layer'> = {
     'One dense output layer: z = x weights + bias, a = g(z), the loss E against targets, delta = dE/dz and the ' +
     'gradients dE/dweights, dE/dbias, dE/dx. x is [M] or [N, M], weights [M, K] (weights[j][k] from input j to ' +
     'output k), bias [K] (optional, zeros), targets [K] or [N, K]',
+  // Shapes of one sample (x [M], targets [K]); a batch [N, M] / [N, K] is taken too.
   inputs: () => [
-    { name: 'x', shape: [-1, -1] },
+    { name: 'x', shape: [-1] },
     { name: 'weights', shape: [-1, -1] },
     { name: 'bias', shape: [-1], optional: true },
-    { name: 'targets', shape: [-1, -1] },
+    { name: 'targets', shape: [-1] },
   ],
   outputs: [
     { name: 'loss', shape: [1] },
-    { name: 'z', shape: [-1, -1] },
-    { name: 'a', shape: [-1, -1] },
-    { name: 'delta', shape: [-1, -1] },
+    { name: 'z', shape: [-1] },
+    { name: 'a', shape: [-1] },
+    { name: 'delta', shape: [-1] },
     { name: 'weightGradient', shape: [-1, -1] },
     { name: 'biasGradient', shape: [-1] },
-    { name: 'inputGradient', shape: [-1, -1] },
+    { name: 'inputGradient', shape: [-1] },
   ],
   options: ['activation', 'loss', 'reduction'],
   parameterText: () =>

@@ -54,7 +54,10 @@ export interface JobLayer {
 /** One input of the operation, for /v2 metadata and for reading requests. */
 export interface InputSpec {
   readonly name: string;
-  /** The /v2 metadata shape: -1 for a dimension of any size. */
+  /**
+   * The /v2 metadata shape, -1 for a dimension of any size: the shape of one sample, the simplest a client can
+   * send (inputs that take rows also take leading batch dimensions).
+   */
   readonly shape: readonly number[];
   /** May be absent (the z-or-a choice, the bias). */
   readonly optional?: boolean;

@@ -4,15 +4,21 @@
  * (`<activation>` for forward, `<activation>.<operation>` otherwise: sigmoid.derivative, tanh.second_derivative,
  * softmax.jacobian, log_softmax.vjp, ...); an operation that takes none is one model (output_layer). No activation is named here.
  */
+import { floatDatatypes } from '../codec/binary-tensor.js';
 import { type Activation, activations } from '../core/activations/index.js';
 import { UnknownNameError } from '../errors.js';
 import { type Operation, type OperationName, operations } from '../operations/index.js';
 
-/** A tensor of a model's metadata: -1 marks a dimension of any size. */
+/**
+ * A tensor of a model's metadata: -1 marks a dimension of any size. `datatype` is the one the math runs in;
+ * `parameters.datatypes` lists every datatype the tensor is read or written in (the protocol's metadata has
+ * one datatype per tensor, and this server takes FP32 as well: FP32 inputs give FP32 outputs).
+ */
 export interface TensorMetadata {
   readonly name: string;
   readonly datatype: 'FP64';
   readonly shape: readonly number[];
+  readonly parameters: { readonly datatypes: string };
 }
 
 export interface Model {
@@ -28,10 +34,11 @@ export interface Model {
   readonly parameterText: string;
 }
 
-const fp64 = ({ name, shape }: { name: string; shape: readonly number[] }): TensorMetadata => ({
+const metadata = ({ name, shape }: { name: string; shape: readonly number[] }): TensorMetadata => ({
   name,
   datatype: 'FP64',
   shape,
+  parameters: { datatypes: floatDatatypes.join(',') },
 });
 
 function model(operation: Operation<OperationName>, activation?: Activation): Model {
@@ -47,8 +54,8 @@ function model(operation: Operation<OperationName>, activation?: Activation): Mo
     operation,
     activation,
     description: operation.describe(activation),
-    inputs: inputs.map(fp64),
-    outputs: operation.outputs.map(fp64),
+    inputs: inputs.map(metadata),
+    outputs: operation.outputs.map(metadata),
     optionalInputs: inputs.filter((i) => i.optional).map((i) => i.name),
     parameterText: operation.parameterText(activation),
   };
@@ -72,13 +79,16 @@ export const modelNames: readonly string[] = models.map((m) => m.name);
 /** The one version every model has. */
 export const modelVersion = '1';
 
-/** The model of a path's name and optional version; 404 listing the models otherwise. */
+/**
+ * The model of a path's name and optional version; a 404 otherwise, short however many models there are: it
+ * points at the index that lists them.
+ */
 export function modelFor(name: string, version: string | undefined): Model {
   const found = byName.get(name);
   if (!found)
     throw new UnknownNameError(
       'unknown-model',
-      `unknown model ${JSON.stringify(name)}; models: ${modelNames.join(', ')}`,
+      `unknown model ${JSON.stringify(name)}; POST /v2/repository/index lists the models`,
     );
   if (version !== undefined && version !== modelVersion)
     throw new UnknownNameError(

@@ -6,7 +6,7 @@
  */
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler, onResponseHookHandler } from 'fastify';
 import {
   assembleBody,
   BinaryTensorError,
@@ -29,15 +29,18 @@ import {
   inferSchema,
   modelMetadataSchema,
   modelReadySchema,
+  modelStatisticsSchema,
+  repositoryIndexSchema,
   serverLiveSchema,
   serverMetadataSchema,
   serverReadySchema,
 } from '../schemas/v2.js';
 import type { ReplyField } from '../serialize/reply.js';
 import { routePlugin } from './support.js';
-import { type Model, modelFor, modelNames, modelVersion } from './v2-models.js';
+import { type Model, modelFor, modelNames, models, modelVersion } from './v2-models.js';
+import { ModelStatistics } from './v2-stats.js';
 
-export const extensions = ['binary_tensor_data'] as const;
+export const extensions = ['binary_tensor_data', 'statistics', 'model_repository'] as const;
 const platform = 'gradient-service';
 
 /** A 400 in the protocol's terms: the message names the input, output or parameter. */
@@ -155,6 +158,13 @@ interface OutputChoice {
   datatype: FloatDatatype;
 }
 
+/**
+ * FP32 when every input is FP32 (a client sending FP32 expects FP32 back, as from Triton), else FP64: the
+ * datatype of outputs that do not ask for one.
+ */
+const defaultOutputDatatype = (body: InferenceRequestBody): FloatDatatype =>
+  body.inputs.every((input) => input.datatype === 'FP32') ? 'FP32' : 'FP64';
+
 function outputChoices(
   model: Model,
   body: InferenceRequestBody,
@@ -169,7 +179,11 @@ function outputChoices(
       throw badRequest(`${label} is not an output of ${model.name} (outputs: ${known.join(', ')})`);
     if (seen.has(output.name)) throw badRequest(`${label} is requested twice`);
     seen.add(output.name);
-    const { binary_data: binary = binaryAll, datatype = 'FP64', ...rest } = output.parameters ?? {};
+    const {
+      binary_data: binary = binaryAll,
+      datatype = defaultOutputDatatype(body),
+      ...rest
+    } = output.parameters ?? {};
     const unknown = Object.keys(rest);
     if (unknown.length)
       throw badRequest(`${label}: unknown parameter ${unknown[0]} (outputs take binary_data, datatype)`);
@@ -193,8 +207,19 @@ const knownModel: onRequestHookHandler = (request, _reply, done) => {
   }
 };
 
+/** Every model, READY: they are built in and always loaded. */
+const repositoryIndex = () =>
+  models.map((m) => ({ name: m.name, version: modelVersion, state: 'READY', reason: '' }));
+
 const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   const { maxElements, bodyLimit } = app.config;
+  const statistics = new ModelStatistics();
+  // Each inference request of a known model, once answered (an unknown model's 404 is no model's).
+  const countInference: onResponseHookHandler = (request, reply, done) => {
+    const { name } = request.params as { name: string };
+    if (modelNames.includes(name)) statistics.record(name, reply.statusCode, reply.elapsedTime * 1e6);
+    done();
+  };
 
   app.setErrorHandler((error, request, reply) => {
     const classified = classifyError(error, request);
@@ -254,8 +279,34 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(200).send();
   });
 
+  app.get('/models/stats', { schema: modelStatisticsSchema(modelNames, 'all') }, async () => ({
+    model_stats: statistics.render(models, modelVersion),
+  }));
+
+  app.post(
+    '/repository/index',
+    {
+      schema: repositoryIndexSchema(repositoryIndex()),
+      // The body is optional: tritonclient.http sends none (no Content-Length either).
+      preValidation: (request, _reply, done) => {
+        request.body ??= {};
+        done();
+      },
+    },
+    async () => repositoryIndex(),
+  );
+
   for (const versioned of [false, true]) {
     const base = versioned ? '/models/:name/versions/:version' : '/models/:name';
+
+    app.get(
+      `${base}/stats`,
+      { schema: modelStatisticsSchema(modelNames, versioned ? 'version' : 'model'), onRequest: knownModel },
+      async (request) => {
+        const { name, version } = request.params as { name: string; version?: string };
+        return { model_stats: statistics.render([modelFor(name, version)], modelVersion) };
+      },
+    );
     type Params = { name: string; version?: string };
 
     app.get(
@@ -292,7 +343,7 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
 
     app.post(
       `${base}/infer`,
-      { schema: inferSchema(modelNames, versioned), onRequest: knownModel },
+      { schema: inferSchema(modelNames, versioned), onRequest: knownModel, onResponse: countInference },
       async (request, reply) => {
         const { name, version } = request.params as Params;
         const model = modelFor(name, version);
@@ -341,7 +392,11 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
         );
         const selected =
           choices ??
-          [...results.keys()].map((n) => ({ name: n, binary: binaryAll, datatype: 'FP64' as const }));
+          [...results.keys()].map((n) => ({
+            name: n,
+            binary: binaryAll,
+            datatype: defaultOutputDatatype(body),
+          }));
 
         const outputs: Record<string, unknown>[] = [];
         const binary: Uint8Array[] = [];

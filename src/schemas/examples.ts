@@ -146,7 +146,11 @@ export const replyExamples: Readonly<Record<string, unknown>> = {
       },
     ],
   },
-  v2ServerMetadata: { name: 'gradient-service', version: '1.0.0', extensions: ['binary_tensor_data'] },
+  v2ServerMetadata: {
+    name: 'gradient-service',
+    version: '1.0.0',
+    extensions: ['binary_tensor_data', 'statistics', 'model_repository'],
+  },
   v2ModelInfer: v2SigmoidInfer,
   v2ModelVersionInfer: v2SigmoidInfer,
 };

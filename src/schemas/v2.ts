@@ -61,7 +61,8 @@ const RequestOutput = Type.Object(
     name: Type.String({ description: 'The output name, as in the model metadata.' }),
     parameters: Type.Optional(
       Parameters(
-        'binary_data (boolean): return this output as binary data; datatype: FP64 (default) or FP32.',
+        'binary_data (boolean): return this output as binary data; datatype: FP64 or FP32 (default: FP32 when ' +
+          'every input is FP32, else FP64).',
       ),
     ),
   },
@@ -93,7 +94,9 @@ const ResponseOutput = Type.Object(
   {
     name: Type.String({ description: 'The output name.' }),
     shape: Shape('The shape.'),
-    datatype: Type.String({ description: 'FP64, or FP32 when requested.' }),
+    datatype: Type.String({
+      description: 'FP64, or FP32 when every input is FP32 or the output asks for it.',
+    }),
     parameters: Type.Optional(Parameters('binary_data_size when the data follows the JSON header.')),
     data: Type.Optional(
       Type.Array(Type.Number({ description: 'One element.' }), {
@@ -117,8 +120,21 @@ export const InferenceResponse = Type.Object(
 const MetadataTensor = Type.Object(
   {
     name: Type.String({ description: 'Tensor name.' }),
-    datatype: Type.String({ description: 'Datatype (FP64; FP32 is accepted on input and on request).' }),
-    shape: Shape('Shape; -1 is a dimension of any size.'),
+    datatype: Type.String({ description: 'The datatype the math runs in: FP64.' }),
+    shape: Shape(
+      'Shape of one sample; -1 is a dimension of any size. Inputs that take rows also take leading batch ' +
+        'dimensions (the last axis is K), and their outputs then have the same leading dimensions.',
+    ),
+    parameters: Type.Object(
+      {
+        datatypes: Type.String({
+          description:
+            'Every datatype the tensor is read or written in, comma-separated: FP64,FP32. FP32 inputs give FP32 ' +
+            'outputs unless an output asks for parameters.datatype FP64.',
+        }),
+      },
+      { description: 'What the metadata has no field for.' },
+    ),
   },
   { description: 'One tensor of the model metadata ($metadata_tensor).' },
 );
@@ -149,10 +165,72 @@ export const ServerMetadata = Type.Object(
     name: Type.String({ description: 'The server name.' }),
     version: Type.String({ description: 'The server version.' }),
     extensions: Type.Array(Type.String({ description: 'An extension.' }), {
-      description: 'Supported protocol extensions: binary_tensor_data.',
+      description:
+        'Supported protocol extensions: binary_tensor_data, statistics, model_repository (the index only: ' +
+        'models are built in, and cannot be loaded or unloaded).',
     }),
   },
   { description: 'Server metadata ($metadata_server_response).' },
+);
+
+const DurationStat = Type.Object(
+  {
+    count: Type.Integer({ description: 'Requests.' }),
+    ns: Type.Integer({ description: 'Their total time, request arrival to reply, in nanoseconds.' }),
+  },
+  { description: 'A count and a total duration ($duration_stat).' },
+);
+
+const ModelStat = Type.Object(
+  {
+    name: Type.String({ description: 'The model.' }),
+    version: Type.String({ description: 'The model version.' }),
+    last_inference: Type.Integer({
+      description: 'When the last inference request arrived, in ms since the epoch; 0 if none has.',
+    }),
+    inference_count: Type.Integer({ description: 'Successful inferences (a request is one inference).' }),
+    execution_count: Type.Integer({ description: 'Executions: one per successful request (no batching).' }),
+    inference_stats: Type.Object(
+      {
+        success: DurationStat,
+        fail: DurationStat,
+      },
+      { description: 'Successful and failed inference requests (the only ones this server times).' },
+    ),
+    batch_stats: Type.Array(Type.Unknown(), { description: 'Always empty: no dynamic batching.' }),
+  },
+  { description: "One model's statistics ($model_stat)." },
+);
+
+export const ModelStatistics = Type.Object(
+  { model_stats: Type.Array(ModelStat, { description: 'One per model (or the one asked for).' }) },
+  { description: 'Statistics extension ($stats_model_response).' },
+);
+
+export const RepositoryIndex = Type.Array(
+  Type.Object(
+    {
+      name: Type.String({ description: 'The model.' }),
+      version: Type.String({ description: 'Its version.' }),
+      state: Type.String({ description: 'READY: every model is built in and always loaded.' }),
+      reason: Type.String({ description: 'Empty.' }),
+    },
+    { description: 'One model of the repository.' },
+  ),
+  { description: 'Every model ($repository_index_response).' },
+);
+
+const RepositoryIndexRequest = Type.Object(
+  {
+    ready: Type.Optional(
+      Type.Boolean({ description: 'Only the ready models (all of them, while the server is ready).' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Optional filter ($repository_index_request).',
+    examples: [{ ready: true }],
+  },
 );
 
 const modelParam = (names: readonly string[]) =>
@@ -174,7 +252,7 @@ export const modelParams = (names: readonly string[], versioned: boolean) =>
     ? Type.Object({ name: modelParam(names), version: versionParam }, { additionalProperties: false })
     : Type.Object({ name: modelParam(names) }, { additionalProperties: false });
 
-const unknownModel = 'Unknown model (or version); the error lists the models.';
+const unknownModel = 'Unknown model (or version); POST /v2/repository/index lists the models.';
 
 const empty = (description: string) => ({ description, type: 'null' });
 
@@ -238,8 +316,8 @@ export const inferSchema = (names: readonly string[], versioned: boolean) => ({
   tags: v2Tags,
   summary: 'Inference (Open Inference Protocol)',
   description:
-    'Runs a model. Inputs may be FP64 or FP32, data flat or nested (row-major), or binary; outputs are FP64 ' +
-    'unless an output asks for `parameters: { datatype: "FP32" }`. Request `parameters` carry the model\'s ' +
+    'Runs a model. Inputs may be FP64 or FP32, data flat or nested (row-major), or binary; outputs are FP32 ' +
+    "when every input is FP32 and FP64 otherwise, unless an output asks for `parameters: { datatype }`. Request `parameters` carry the model's " +
     `parameters. At most MAX_ELEMENTS elements per input or output tensor. ${binaryText} ${naming}`,
   params: modelParams(names, versioned),
   body: {
@@ -265,5 +343,33 @@ export const inferSchema = (names: readonly string[], versioned: boolean) => ({
       },
     },
     ...computeErrorResponses('v2', { notFound: unknownModel }),
+  },
+});
+
+export const modelStatisticsSchema = (names: readonly string[], scope: 'all' | 'model' | 'version') => ({
+  operationId:
+    scope === 'all' ? 'v2Statistics' : scope === 'model' ? 'v2ModelStatistics' : 'v2ModelVersionStatistics',
+  tags: v2Tags,
+  summary: 'Inference statistics (Triton statistics extension)',
+  description:
+    'Per model: successful and failed inference requests, each with their count and total time in ns, and ' +
+    'when the last one arrived. Counted since the process started.',
+  ...(scope === 'all' ? {} : { params: modelParams(names, scope === 'version') }),
+  response: {
+    200: ModelStatistics,
+    ...readErrorResponses('v2', scope === 'all' ? {} : { notFound: unknownModel }),
+  },
+});
+
+/** The index's schema, its 200 example the real reply (`index`: built by the route from the model table). */
+export const repositoryIndexSchema = (index: unknown) => ({
+  operationId: 'v2RepositoryIndex',
+  tags: v2Tags,
+  summary: 'Model repository index (Triton model repository extension)',
+  description: 'Every model, its version and state. The body is optional.',
+  body: RepositoryIndexRequest,
+  response: {
+    200: { ...RepositoryIndex, examples: [index] },
+    ...computeErrorResponses('v2'),
   },
 });

@@ -143,8 +143,8 @@ describe('model metadata', () => {
         name: entry.name,
         versions: ['1'],
         platform: expect.any(String),
-        inputs: [{ name: 'z', datatype: 'FP64', shape: [-1, -1] }],
-        outputs: [{ name: 'a', datatype: 'FP64', shape: [-1, -1] }],
+        inputs: [{ name: 'z', datatype: 'FP64', shape: [-1], parameters: { datatypes: 'FP64,FP32' } }],
+        outputs: [{ name: 'a', datatype: 'FP64', shape: [-1], parameters: { datatypes: 'FP64,FP32' } }],
       });
       const derivative = await app.inject({ method: 'GET', url: `/v2/models/${entry.name}.derivative` });
       expect(derivative.statusCode, `${entry.name}.derivative`).toBe(

@@ -185,3 +185,24 @@ describe('tritonclient.http infer with request_compression_algorithm and respons
     },
   );
 });
+
+describe('tritonclient.http repository index and statistics', () => {
+  it('get_model_repository_index: a POST with no body and no Content-Length', async () => {
+    const head = `POST /v2/repository/index HTTP/1.1\r\nuser-agent: python/gevent-http-client-2.3.9\r\nhost: 127.0.0.1:${port}\r\n\r\n`;
+    const res = parseResponse((await exchange(port, Buffer.from(head, 'latin1'), 10_000)).raw);
+    expect(res?.status).toBe(200);
+    const names = (JSON.parse(res?.body.toString() ?? '[]') as { name: string }[]).map((m) => m.name);
+    expect(names).toContain('sigmoid');
+  });
+
+  it('get_inference_statistics: GET v2/models/stats', async () => {
+    const head = `GET /v2/models/stats HTTP/1.1\r\nuser-agent: python/gevent-http-client-2.3.9\r\nhost: 127.0.0.1:${port}\r\n\r\n`;
+    const res = parseResponse((await exchange(port, Buffer.from(head, 'latin1'), 10_000)).raw);
+    expect(res?.status).toBe(200);
+    const stats = JSON.parse(res?.body.toString() ?? '{}') as {
+      model_stats: { name: string; inference_count: number }[];
+    };
+    // The infer calls above, all on sigmoid.
+    expect(stats.model_stats.find((m) => m.name === 'sigmoid')?.inference_count).toBeGreaterThan(0);
+  });
+});
