@@ -169,6 +169,21 @@ export default fp(
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
 
+    // What a person who types the host name finds: where the documentation and the two surfaces are.
+    app.get('/', { schema: { hide: true } }, async () => ({
+      name: openapiInfo.title,
+      version: openapiInfo.version,
+      description: 'HTTP microservice for neural-network gradient math.',
+      links: {
+        docs: '/docs',
+        openapi: '/openapi.json',
+        openapiYaml: '/openapi.yaml',
+        v1: '/v1/activations',
+        v2: '/v2',
+        health: '/healthz',
+      },
+    }));
+
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     app.get('/openapi.yaml', { schema: { hide: true } }, async (_request, reply) =>
       reply.type('application/yaml; charset=utf-8').send(app.swagger({ yaml: true })),
