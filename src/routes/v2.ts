@@ -8,11 +8,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest, onRequestHookHandler, onResponseHookHandler } from 'fastify';
 import {
-  assembleBody,
   BinaryTensorError,
   decodeFloats,
   elementCount,
-  encodeFloats,
   type FloatDatatype,
   floatDatatypes,
   headerLengthHeader,
@@ -20,7 +18,9 @@ import {
   parseBinaryBody,
 } from '../codec/binary-tensor.js';
 import { clipText } from '../error-size.js';
-import { NonFiniteResultError, ServiceError, TooManyElementsError } from '../errors.js';
+import { ServiceError, TooManyElementsError } from '../errors.js';
+import { type InferenceReplySpec, type OutputChoice, writeInferenceReply } from '../inference/reply.js';
+import { flattenData } from '../inference/tensor-data.js';
 import { jobSize, prepareJob, runJob, type TensorValue } from '../operations/index.js';
 import { hasBody } from '../plugins/compression.js';
 import { openapiInfo } from '../plugins/docs.js';
@@ -35,7 +35,7 @@ import {
   serverMetadataSchema,
   serverReadySchema,
 } from '../schemas/v2.js';
-import type { ReplyField } from '../serialize/reply.js';
+import { jsonBytesPerElement } from '../workers/config.js';
 import { routePlugin } from './support.js';
 import { type Model, modelFor, modelNames, models, modelVersion } from './v2-models.js';
 import { ModelStatistics } from './v2-stats.js';
@@ -67,6 +67,9 @@ interface InferenceRequestBody {
 /** The binary chunks of a request, by input name, from the body parser to the handler. */
 const binaryChunks = new WeakMap<FastifyRequest, Map<string, Buffer>>();
 
+/** The inputs' data of a request the pool parsed, flattened, by input index, from the body parser to the handler. */
+const packedData = new WeakMap<FastifyRequest, readonly (Float64Array | undefined)[]>();
+
 /** A JSON value as an error message shows it: never the whole of a large array, object or string. */
 function describeValue(value: unknown): string {
   if (Array.isArray(value)) return `an array of ${value.length} elements`;
@@ -76,58 +79,32 @@ function describeValue(value: unknown): string {
   return String(value);
 }
 
-/**
- * Flat row-major Float64Array from flat or nested JSON data, checked against the shape. The nested walk is
- * a loop over an index per dimension (an odometer), not a recursion: no data can make it deeper than the
- * shape's rank, and it builds no text unless it refuses.
- */
+/** flattenData (src/inference/tensor-data.ts) with its refusals worded for the client, naming the input. */
 function flatten(data: unknown[], shape: readonly number[], count: number, fp32: boolean, label: string) {
-  const out = new Float64Array(count);
   const shapeText = `[${shape.join(', ')}]`;
-  const put = (value: unknown, i: number, where: () => string) => {
-    const x = typeof value === 'number' && fp32 ? Math.fround(value) : value;
-    if (typeof x !== 'number' || !Number.isFinite(x))
+  return flattenData(data, shape, count, fp32, (refusal) => {
+    if (refusal.kind === 'length')
+      throw badRequest(`${label}: data has ${refusal.length} elements but shape ${shapeText} needs ${count}`);
+    if (refusal.kind === 'element')
       throw badRequest(
-        `${label}: data${where()} must be a finite number${fp32 ? ' within the FP32 range' : ''} (got ${describeValue(value)})`,
+        `${label}: data${refusal.where} must be a finite number${fp32 ? ' within the FP32 range' : ''} (got ${describeValue(refusal.value)})`,
       );
-    out[i] = x;
-  };
-  if (!Array.isArray(data[0])) {
-    if (data.length !== count)
-      throw badRequest(`${label}: data has ${data.length} elements but shape ${shapeText} needs ${count}`);
-    for (let i = 0; i < count; i++) put(data[i], i, () => `[${i}]`);
-    return out;
-  }
-  // Nested data must nest exactly as the shape: data[i][j]... with lengths shape[0], shape[1], ...
-  const rank = shape.length;
-  const index = new Array<number>(rank).fill(0);
-  const nodes = new Array<unknown[]>(rank);
-  const where = (depth: number) =>
-    index
-      .slice(0, depth)
-      .map((i) => `[${i}]`)
-      .join('');
-  const arrayAt = (node: unknown, depth: number): unknown[] => {
-    if (Array.isArray(node) && node.length === shape[depth]) return node;
     throw badRequest(
-      `${label}: data${where(depth)} must be an array of ${shape[depth]} (dimension ${depth} of shape ${shapeText}), got ${describeValue(node)}`,
+      `${label}: data${refusal.where} must be an array of ${shape[refusal.depth]} (dimension ${refusal.depth} of shape ${shapeText}), got ${describeValue(refusal.node)}`,
     );
-  };
-  nodes[0] = arrayAt(data, 0);
-  // depth: the deepest dimension whose array in nodes is current; deeper ones are fetched before each element.
-  let depth = 0;
-  for (let next = 0; next < count; next++) {
-    for (; depth < rank - 1; depth++) nodes[depth + 1] = arrayAt(nodes[depth][index[depth]], depth + 1);
-    put(nodes[rank - 1][index[rank - 1]], next, () => where(rank));
-    // Advance the last index, carrying into the ones before it.
-    let d = rank - 1;
-    while (d >= 0 && ++index[d] === shape[d]) index[d--] = 0;
-    depth = d;
-  }
-  return out;
+  });
 }
 
-function readRequestInput(input: RequestInput, chunk: Buffer | undefined, maxElements: number): TensorValue {
+/**
+ * An input's tensor, from its binary chunk, from data the pool flattened already (`packed`), or from its JSON
+ * data; every check but the data's own is made here whichever way it came.
+ */
+function readRequestInput(
+  input: RequestInput,
+  chunk: Buffer | undefined,
+  packed: Float64Array | undefined,
+  maxElements: number,
+): TensorValue {
   const label = `input ${JSON.stringify(input.name)}`;
   const count = elementCount(input.shape, label);
   if (count > maxElements) throw new TooManyElementsError(label, count, maxElements);
@@ -145,17 +122,12 @@ function readRequestInput(input: RequestInput, chunk: Buffer | undefined, maxEle
         throw badRequest(`${label}: binary element ${i} is not finite (${data[i]})`);
     return { data, shape: input.shape };
   }
+  if (packed) return { data: packed, shape: input.shape };
   if (input.data === undefined) throw badRequest(`${label} has neither data nor parameters.binary_data_size`);
   return {
     data: flatten(input.data, input.shape, count, input.datatype === 'FP32', label),
     shape: input.shape,
   };
-}
-
-interface OutputChoice {
-  name: string;
-  binary: boolean;
-  datatype: FloatDatatype;
 }
 
 /**
@@ -213,6 +185,8 @@ const repositoryIndex = () =>
 
 const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   const { maxElements, bodyLimit } = app.config;
+  const { threshold } = app.offload.config;
+  const offloadBytes = threshold > 0 ? threshold * jsonBytesPerElement : Number.POSITIVE_INFINITY;
   const statistics = new ModelStatistics();
   // Each inference request of a known model, once answered (an unknown model's 404 is no model's).
   const countInference: onResponseHookHandler = (request, reply, done) => {
@@ -249,16 +223,28 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   app.addContentTypeParser(
     ['application/json', 'application/octet-stream'],
     { parseAs: 'buffer', bodyLimit },
-    (request, body, done) => {
-      try {
-        const raw = request.headers[headerLengthHeader];
-        if (Array.isArray(raw)) throw new BinaryTensorError('Inference-Header-Content-Length is given twice');
-        const { header, chunks } = parseBinaryBody(body as Buffer, raw);
-        binaryChunks.set(request, chunks);
-        done(null, header);
-      } catch (error) {
-        done(error as Error, undefined);
-      }
+    (request, raw, done) => {
+      const body = raw as Buffer;
+      const headerLength = request.headers[headerLengthHeader];
+      const onEventLoop = (bytes: Buffer) => {
+        try {
+          if (Array.isArray(headerLength))
+            throw new BinaryTensorError('Inference-Header-Content-Length is given twice');
+          const { header, chunks } = parseBinaryBody(bytes, headerLength);
+          binaryChunks.set(request, chunks);
+          done(null, header);
+        } catch (error) {
+          done(error as Error, undefined);
+        }
+      };
+      // A large all-JSON body is parsed and its data flattened in the pool, as /v1's are; one the pool leaves
+      // (malformed, beyond a limit, data that does not fit) comes back and is read here, which words the refusal.
+      if (headerLength !== undefined || body.length < offloadBytes) return onEventLoop(body);
+      app.offload.parseInference(body, maxElements).then((parsed) => {
+        if ('fallback' in parsed) return onEventLoop(parsed.fallback);
+        packedData.set(request, parsed.packed.data);
+        done(null, parsed.packed.header);
+      }, done);
     },
   );
 
@@ -356,13 +342,14 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
 
         const known = model.inputs.map((i) => i.name);
         const inputs = new Map<string, TensorValue>();
-        for (const input of body.inputs) {
+        const packed = packedData.get(request) ?? [];
+        for (const [i, input] of body.inputs.entries()) {
           if (!known.includes(input.name))
             throw badRequest(
               `input ${JSON.stringify(input.name)} is not an input of ${model.name} (inputs: ${known.join(', ')})`,
             );
           if (inputs.has(input.name)) throw badRequest(`input ${JSON.stringify(input.name)} appears twice`);
-          inputs.set(input.name, readRequestInput(input, chunks.get(input.name), maxElements));
+          inputs.set(input.name, readRequestInput(input, chunks.get(input.name), packed[i], maxElements));
         }
 
         const choices = outputChoices(model, body, binaryAll);
@@ -378,64 +365,27 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
           pointers: { params: '/parameters', options: '/parameters' },
           maxElements,
         });
-        const fields: readonly ReplyField[] = app.offload.offloads(jobSize(job))
-          ? await app.offload.runFields(job)
-          : runJob(job);
-        app.countResult(request, job);
-        const results = new Map(
-          fields.map((f) => {
-            if ('data' in f) return [f.name, { data: f.data, shape: f.dims }];
-            // JSON results belong to /v1-only operations, which are not models.
-            if (!('value' in f)) throw new RangeError(`/v2: result ${f.name} is not a tensor`);
-            return [f.name, { data: new Float64Array([f.value]), shape: [1] }];
-          }),
-        );
-        const selected =
-          choices ??
-          [...results.keys()].map((n) => ({
-            name: n,
-            binary: binaryAll,
-            datatype: defaultOutputDatatype(body),
-          }));
-
-        const outputs: Record<string, unknown>[] = [];
-        const binary: Uint8Array[] = [];
-        for (const choice of selected) {
-          const result = results.get(choice.name);
-          if (!result)
-            throw badRequest(
-              `output ${JSON.stringify(choice.name)} is not produced for these inputs (produced: ${[...results.keys()].join(', ')})`,
-            );
-          let data: Float64Array | Float32Array = result.data;
-          if (choice.datatype === 'FP32') {
-            data = Float32Array.from(result.data);
-            for (let i = 0; i < data.length; i++)
-              if (!Number.isFinite(data[i]))
-                throw new NonFiniteResultError(
-                  choice.name,
-                  `output ${choice.name}[${i}] = ${result.data[i]} overflows FP32; ask for FP64 instead`,
-                );
-          }
-          const meta = { name: choice.name, shape: result.shape, datatype: choice.datatype };
-          if (choice.binary) {
-            const bytes = encodeFloats(result.data, choice.datatype);
-            binary.push(bytes);
-            outputs.push({ ...meta, parameters: { binary_data_size: bytes.byteLength } });
-          } else outputs.push({ ...meta, data: Array.from(data) });
-        }
-
-        const response = {
-          model_name: model.name,
-          model_version: modelVersion,
+        const spec: InferenceReplySpec = {
+          kind: 'inference-reply',
+          modelName: model.name,
+          modelVersion,
           ...(body.id !== undefined ? { id: body.id } : {}),
-          outputs,
+          ...(choices ? { choices } : {}),
+          binary: binaryAll,
+          datatype: defaultOutputDatatype(body),
         };
-        if (binary.length === 0) return response;
-        const { body: payload, headerLength } = assembleBody(response, binary);
+        // A large job runs in the pool, and its reply is written there too (a 1e6-number JSON reply is ~100 ms
+        // of JSON.stringify that would stall every other request).
+        const encoded = app.offload.offloads(jobSize(job))
+          ? await app.offload.runInference(job, spec)
+          : writeInferenceReply(runJob(job), spec);
+        app.countResult(request, job);
+        if (encoded.format === 'json')
+          return reply.type('application/json; charset=utf-8').send(encoded.body);
         return reply
-          .header('inference-header-content-length', String(headerLength))
+          .header(headerLengthHeader, String(encoded.headerLength))
           .type('application/octet-stream')
-          .send(payload);
+          .send(encoded.body);
       },
     );
   }

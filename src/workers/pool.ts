@@ -7,12 +7,14 @@
  * a repeat would take as long); a task whose thread failed is a 500.
  */
 import { fromRecord, ServiceError } from '../errors.js';
+import type { InferenceReplySpec } from '../inference/reply.js';
+import type { PackedInference } from '../inference/tensor-data.js';
 import { type Job, jobInputs } from '../operations/index.js';
 import type { EncodedReply, ReplyField, ReplyFormat } from '../serialize/reply.js';
 import type { OffloadConfig } from './config.js';
 import type { PackedJson } from './pack-json.js';
 import { PoolBusyError, PoolClosedError, TaskTimeoutError, ThreadPool } from './thread-pool.js';
-import type { JobOutcome, JobOutput, ParseOutcome, Task } from './worker.js';
+import type { InferenceParseOutcome, JobOutcome, JobOutput, ParseOutcome, Task } from './worker.js';
 
 // From the TypeScript sources (tsx, vitest) the handler is worker.ts; built code (dist/) has worker.js.
 const defaultHandler = new URL(
@@ -54,8 +56,30 @@ export function offloadProblem(error: unknown): unknown {
   return error;
 }
 
+/** What the pool has been given, by kind: large bodies parsed, jobs run and what they wrote. */
+export interface OffloadCounts {
+  'parse-json': number;
+  'parse-inference': number;
+  'job:json': number;
+  'job:binary': number;
+  'job:inference-reply': number;
+  'job:fields': number;
+}
+
+const countKey = (task: Task): keyof OffloadCounts =>
+  task.kind !== 'job' ? task.kind : `job:${typeof task.output === 'object' ? task.output.kind : task.output}`;
+
 export class OffloadPool {
   private readonly threads: ThreadPool;
+  /** Tasks handed to the threads since the pool was made (settled or not), by kind. */
+  readonly counts: OffloadCounts = {
+    'parse-json': 0,
+    'parse-inference': 0,
+    'job:json': 0,
+    'job:binary': 0,
+    'job:inference-reply': 0,
+    'job:fields': 0,
+  };
 
   constructor(readonly config: OffloadConfig) {
     this.threads = new ThreadPool({
@@ -79,6 +103,7 @@ export class OffloadPool {
   }
 
   private async runTask(task: Task, transferList: ArrayBuffer[]): Promise<unknown> {
+    this.counts[countKey(task)]++;
     try {
       return await this.threads.run(task, transferList);
     } catch (error) {
@@ -96,6 +121,16 @@ export class OffloadPool {
     const body = Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength);
     if (format === 'binary') return { format, body, headerLength: outcome.headerLength ?? 0 };
     return { format, body };
+  }
+
+  /** Runs a /v2 job in the pool and returns its written reply, JSON or binary as its outputs ask. */
+  async runInference(job: Job, spec: InferenceReplySpec): Promise<EncodedReply> {
+    const outcome = await this.runJob(job, spec);
+    if (!('body' in outcome)) throw new Error('worker: a job asked for a reply returned fields');
+    const body = Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength);
+    return outcome.headerLength === undefined
+      ? { format: 'json', body }
+      : { format: 'binary', body, headerLength: outcome.headerLength };
   }
 
   /** Runs a job in the pool and returns its result fields (their arrays come back by transfer). */
@@ -126,6 +161,23 @@ export class OffloadPool {
       { kind: 'parse-json', body, maxArrayItems },
       transferable([body]),
     )) as ParseOutcome;
+    if ('packed' in outcome) return outcome;
+    const bytes = outcome.fallback;
+    return { fallback: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  }
+
+  /**
+   * Parses a whole-JSON /v2 inference request in the pool (the body is transferred), its inputs' data
+   * flattened; fallback: read it on the event loop, which words any refusal.
+   */
+  async parseInference(
+    body: Buffer,
+    maxElements: number,
+  ): Promise<{ packed: PackedInference } | { fallback: Buffer }> {
+    const outcome = (await this.runTask(
+      { kind: 'parse-inference', body, maxElements },
+      transferable([body]),
+    )) as InferenceParseOutcome;
     if ('packed' in outcome) return outcome;
     const bytes = outcome.fallback;
     return { fallback: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };

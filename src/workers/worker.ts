@@ -8,17 +8,23 @@
  * src/workers/plain.ts accepts.
  */
 import { ServiceError, type ServiceErrorRecord, toRecord } from '../errors.js';
+import { type InferenceReplySpec, writeInferenceReply } from '../inference/reply.js';
+import { type PackedInference, packInference } from '../inference/tensor-data.js';
 import { type Job, runJob } from '../operations/index.js';
 import { encodeReply, type ReplyField, type ReplyFormat } from '../serialize/reply.js';
 import { type PackedJson, packJson } from './pack-json.js';
 import { maxPlainDepth } from './plain.js';
 
-/** What a job's results come back as: a written reply (/v1), or the result fields for the caller to write (/v2). */
-export type JobOutput = ReplyFormat | 'fields';
+/**
+ * What a job's results come back as: a written /v1 reply, a written /v2 reply (InferenceReplySpec), or the
+ * result fields for the caller to write.
+ */
+export type JobOutput = ReplyFormat | InferenceReplySpec | 'fields';
 
 export type Task =
   | { readonly kind: 'job'; readonly job: Job; readonly output: JobOutput }
-  | { readonly kind: 'parse-json'; readonly body: Uint8Array; readonly maxArrayItems: number };
+  | { readonly kind: 'parse-json'; readonly body: Uint8Array; readonly maxArrayItems: number }
+  | { readonly kind: 'parse-inference'; readonly body: Uint8Array; readonly maxElements: number };
 
 export type JobOutcome =
   | { readonly ok: true; readonly body: Uint8Array; readonly headerLength?: number }
@@ -27,6 +33,9 @@ export type JobOutcome =
 
 /** The outcome of parse-json: the packed body, or the bytes back for the event loop's own parser. */
 export type ParseOutcome = { readonly packed: PackedJson } | { readonly fallback: Uint8Array };
+
+/** The outcome of parse-inference: the request with its inputs' data flattened, or the bytes back. */
+export type InferenceParseOutcome = { readonly packed: PackedInference } | { readonly fallback: Uint8Array };
 
 /** Levels a body's non-tensor fields may nest and still come back packed ({ packed: { values: here } }). */
 const maxValueDepth = maxPlainDepth - 4;
@@ -51,6 +60,12 @@ function parse(body: Uint8Array, maxArrayItems: number): ParseOutcome {
   return { packed };
 }
 
+function parseInference(body: Uint8Array, maxElements: number): InferenceParseOutcome {
+  const packed = packInference(body, maxElements);
+  if (!packed || !nestsAtMost(packed.header, maxValueDepth)) return { fallback: body };
+  return { packed };
+}
+
 /**
  * The UTF-8 bytes of a reply's text, in a buffer of their own (transferable whatever its size): sized first and
  * written in place, instead of Buffer.from's encode-and-copy. A text of numbers is ASCII (its UTF-8 length is
@@ -67,7 +82,8 @@ function run(job: Job, output: JobOutput): JobOutcome {
   try {
     const fields = runJob(job);
     if (output === 'fields') return { ok: true, fields };
-    const encoded = encodeReply(fields, output);
+    const encoded =
+      typeof output === 'object' ? writeInferenceReply(fields, output) : encodeReply(fields, output);
     const body = typeof encoded.body === 'string' ? utf8(encoded.body) : encoded.body;
     // A Buffer this size owns its ArrayBuffer (only Buffers under 4 KiB share the allocation pool); a small one
     // is copied out so that the answer holds no view of the pool.
@@ -81,6 +97,8 @@ function run(job: Job, output: JobOutput): JobOutcome {
   }
 }
 
-export default function handle(task: Task): JobOutcome | ParseOutcome {
-  return task.kind === 'parse-json' ? parse(task.body, task.maxArrayItems) : run(task.job, task.output);
+export default function handle(task: Task): JobOutcome | ParseOutcome | InferenceParseOutcome {
+  if (task.kind === 'parse-json') return parse(task.body, task.maxArrayItems);
+  if (task.kind === 'parse-inference') return parseInference(task.body, task.maxElements);
+  return run(task.job, task.output);
 }
