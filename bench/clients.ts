@@ -1,18 +1,20 @@
 /**
- * Two measurements for issue 17, each against the real app listening on a free port in this process:
+ * Two measurements for issue 17, each against the real app listening on a free port:
  *
  * - `compression`: the bytes and time of a 1e6-number reply (sigmoid forward on /v1, JSON and binary), with
  *   Accept-Encoding gzip and without; the median of 3 runs each.
  * - `stall`: how long GET /healthz waits while one 1e6-number JSON inference runs, on /v1 and on /v2: a probe
- *   every 10 ms during the request, the worst probe reported; 3 runs each.
+ *   every 10 ms during the request, the worst probe reported; 3 runs each. The server runs in its own process
+ *   here (src/server.ts, default configuration).
  *
  *   npx tsx bench/clients.ts compression|stall
  *
- * The app runs with its default configuration (the worker pool on), logging off.
+ * The app runs with its default configuration (the worker pool on).
  */
 import { request } from 'undici';
 import { buildApp } from '../src/app.js';
 import { defaultConfig } from '../src/config.js';
+import { isListening, killChildren, listeningPort, startServer } from '../test/support/server-process.js';
 
 const n = 1_000_000;
 const z = Array.from({ length: n }, (_, i) => Math.sin(i) * 4);
@@ -73,7 +75,10 @@ async function compression() {
 }
 
 async function stall() {
-  const { app, base } = await start();
+  // The server in its own process, as deployed: this process's own work (sending 20 MB, reading the reply)
+  // must not count as the server's stall.
+  const server = startServer({ LOG_LEVEL: 'info' });
+  const base = `http://127.0.0.1:${listeningPort(await server.waitFor(isListening))}`;
   try {
     for (const [surface, url, body] of [
       ['/v1', `${base}/v1/activations/sigmoid/forward`, v1Body],
@@ -99,7 +104,7 @@ async function stall() {
         );
       }
   } finally {
-    await app.close();
+    killChildren();
   }
 }
 
