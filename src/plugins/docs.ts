@@ -7,10 +7,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { headerLengthHeader } from '../codec/binary-tensor.js';
 import { jsonLimits } from '../codec/bounded-json.js';
 import { replyExamples } from '../schemas/examples.js';
 import { tensorMediaType } from '../serialize/reply.js';
 import { isComputeRoute } from './auth.js';
+import { requestIdHeader } from './request-id.js';
 
 const description = `Activation functions, their derivatives, softmax Jacobians and vector-Jacobian products, and
 the gradients of a dense output layer, all in float64.
@@ -79,12 +81,26 @@ interface Operation {
   operationId?: string;
   security?: Record<string, string[]>[];
   requestBody?: { content?: Record<string, MediaType> };
-  responses?: Record<string, { content?: Record<string, MediaType> }>;
+  responses?: Record<string, { content?: Record<string, MediaType>; headers?: Record<string, unknown> }>;
 }
 interface Document {
   components?: { securitySchemes?: Record<string, unknown> } & Record<string, unknown>;
   paths?: Record<string, Record<string, Operation>>;
 }
+
+const requestIdHeaderDoc = {
+  description:
+    'The request id: the x-request-id the request carried when it looks like an id, else a generated one. ' +
+    'Every log line of the request and every problem body (requestId) carry it.',
+  schema: { type: 'string' },
+};
+
+const headerLengthDoc = {
+  description:
+    'With a binary body only: the length in bytes of its JSON header; the tensor bytes follow it. Absent on a ' +
+    'JSON reply.',
+  schema: { type: 'integer', minimum: 1 },
+};
 
 /** Media types whose bodies are bytes: a JSON header, then raw tensor data. */
 const binaryMediaTypes = new Set([tensorMediaType, 'application/octet-stream']);
@@ -135,6 +151,13 @@ export function finishDocument<T extends object>(document: T, options: { apiKeys
       for (const content of bodies)
         for (const type of Object.keys(content ?? {}))
           if (content && binaryMediaTypes.has(type)) content[type] = asBytes(content[type]);
+      // The headers a caller reads: every answer's request id, and where a binary body's JSON header ends.
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        // Copies: a shared object would be a YAML alias, hundreds of them in openapi.yaml.
+        response.headers = { ...response.headers, [requestIdHeader]: structuredClone(requestIdHeaderDoc) };
+        if (status === '200' && Object.keys(response.content ?? {}).some((t) => binaryMediaTypes.has(t)))
+          response.headers[headerLengthHeader] = structuredClone(headerLengthDoc);
+      }
       const example = operation.operationId ? replyExamples[operation.operationId] : undefined;
       const ok = operation.responses?.['200']?.content?.['application/json'];
       if (example !== undefined && ok) ok.example = structuredClone(example);

@@ -18,10 +18,14 @@ export interface NamePattern {
   readonly text: string;
 }
 
+// No names and no pattern (a reply of numbers alone, as the gradient check's): a plain string, as an empty enum
+// is not valid JSON Schema (Ajv refuses to compile it) and would type the field `never`.
 const nameField = (names: readonly string[], pattern: NamePattern | undefined, description: string) =>
   pattern
     ? Type.String({ pattern: pattern.pattern, description: `${description} ${pattern.text}` })
-    : Type.Unsafe<string>({ type: 'string', enum: [...names], description });
+    : names.length === 0
+      ? Type.String({ description: `${description} (This reply has no tensor outputs.)` })
+      : Type.Unsafe<string>({ type: 'string', enum: [...names], description });
 
 const tensorInput = (names: readonly string[], pattern?: NamePattern) =>
   Type.Object(

@@ -14,7 +14,9 @@
  *
  * test/routes/openapi-lint.test.ts checks that every /v1 and /v2 POST in the document has the compute set.
  */
+import { STATUS_CODES } from 'node:http';
 import { Type } from 'typebox';
+import { type ErrorCode, problemTypePrefix } from '../errors.js';
 import { tensorMediaType } from '../serialize/reply.js';
 
 export type Surface = 'v1' | 'v2';
@@ -65,15 +67,106 @@ const headers: Partial<Record<ErrorStatus, Record<string, { type: string; descri
   503: retryAfter,
 };
 
-/** One error response: the surface's body (Problem or `{error}`) and the status's headers. */
+/**
+ * One real refusal per status, as the service words it (default limits, API_KEYS and RATE_LIMIT set), for the
+ * examples of the error responses: the problem's code and detail on /v1, the message on /v2.
+ */
+const errorExamples: Record<ErrorStatus, { code: ErrorCode; v1: string; v2: string }> = {
+  400: {
+    code: 'invalid-request',
+    v1: '/z/1: must be number (got a string)',
+    v2: 'input "z": data[1] must be a finite number (got "x")',
+  },
+  401: {
+    code: 'unauthorized',
+    v1: 'This route needs an API key: send Authorization: Bearer <key>.',
+    v2: 'This route needs an API key: send Authorization: Bearer <key>.',
+  },
+  404: {
+    code: 'unknown-activation',
+    v1: 'Unknown activation "sigmoidd". Known names and aliases: identity, linear, relu, sigmoid, tanh, softmax, ...',
+    v2: 'unknown model "sigmoidd"; POST /v2/repository/index lists the models',
+  },
+  408: {
+    code: 'request-timeout',
+    v1: 'The request did not arrive in time: headers are allowed 10000 ms (HEADERS_TIMEOUT_MS), the whole request 30000 ms (REQUEST_TIMEOUT_MS).',
+    v2: 'The request did not arrive in time: headers are allowed 10000 ms (HEADERS_TIMEOUT_MS), the whole request 30000 ms (REQUEST_TIMEOUT_MS).',
+  },
+  413: {
+    code: 'too-many-elements',
+    v1: 'z has more than 1000000 numbers; at most 1000000 are allowed per tensor (MAX_ELEMENTS).',
+    v2: 'input "z" has 1000001 numbers; at most 1000000 are allowed per tensor (MAX_ELEMENTS).',
+  },
+  414: {
+    code: 'uri-too-long',
+    v1: 'The request line is longer than the 16384 bytes the server reads of a request head.',
+    v2: 'The request line is longer than the 16384 bytes the server reads of a request head.',
+  },
+  415: {
+    code: 'unsupported-media-type',
+    v1: `Content-Type "text/plain" is not supported: send application/json or ${tensorMediaType} (binary tensors).`,
+    v2: 'Content-Type "text/plain" is not supported: send application/json or application/octet-stream.',
+  },
+  422: {
+    code: 'non-finite-result',
+    v1: 'loss: loss is not finite for this input (overflow or a log of a non-positive value)',
+    v2: 'a: output a[0] = 1e+300 overflows FP32; ask for FP64 instead',
+  },
+  429: {
+    code: 'rate-limited',
+    v1: 'More than 600 requests per minute (RATE_LIMIT) from this client; retry in 12 seconds.',
+    v2: 'More than 600 requests per minute (RATE_LIMIT) from this client; retry in 12 seconds.',
+  },
+  431: {
+    code: 'headers-too-large',
+    v1: 'The request line and headers are longer than 16384 bytes together.',
+    v2: 'The request line and headers are longer than 16384 bytes together.',
+  },
+  503: {
+    code: 'not-ready',
+    v1: 'Overloaded (event-loop delay 1204 ms > MAX_EVENT_LOOP_DELAY_MS 1000); retry later.',
+    v2: 'Overloaded (event-loop delay 1204 ms > MAX_EVENT_LOOP_DELAY_MS 1000); retry later.',
+  },
+  504: {
+    code: 'computation-timeout',
+    v1: "The request's computation did not finish within 30000 ms (OFFLOAD_TIMEOUT_MS, running) and was stopped; a repeat would take as long: send less per request.",
+    v2: "The request's computation did not finish within 30000 ms (OFFLOAD_TIMEOUT_MS, running) and was stopped; a repeat would take as long: send less per request.",
+  },
+};
+
+/** The example body of `status` on `surface`. */
+export function errorExample(surface: Surface, status: ErrorStatus): Record<string, unknown> {
+  const { code, v1, v2 } = errorExamples[status];
+  if (surface === 'v2') return { error: v2 };
+  return {
+    type: problemTypePrefix + code,
+    title: STATUS_CODES[status],
+    status,
+    detail: v1,
+    instance: '/v1/activations/sigmoid/forward',
+    requestId: '6f1c2a9e-3b4d-4e5f-8a6b-000000000001',
+  };
+}
+
+/** One error response: the surface's body (Problem or `{error}`) with an example, and the status's headers. */
 function errorResponse(surface: Surface, status: ErrorStatus, description: string, withHeaders = true) {
   return {
     description,
     ...(withHeaders && headers[status] ? { headers: headers[status] } : {}),
     content:
       surface === 'v1'
-        ? { 'application/problem+json': { schema: Type.Ref('Problem') } }
-        : { 'application/json': { schema: Type.Ref('InferenceErrorBody') } },
+        ? {
+            'application/problem+json': {
+              schema: Type.Ref('Problem'),
+              example: errorExample(surface, status),
+            },
+          }
+        : {
+            'application/json': {
+              schema: Type.Ref('InferenceErrorBody'),
+              example: errorExample(surface, status),
+            },
+          },
   };
 }
 

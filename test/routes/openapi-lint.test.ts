@@ -176,3 +176,53 @@ describe('the rest of the document', () => {
     }
   });
 });
+
+describe('what generated clients need', () => {
+  it('has no empty enum anywhere (Ajv refuses to compile one, and it types a field never)', () => {
+    const empty: string[] = [];
+    const walk = (node: unknown, where: string) => {
+      if (node === null || typeof node !== 'object') return;
+      const record = node as Record<string, unknown>;
+      if (Array.isArray(record.enum) && record.enum.length === 0) empty.push(where);
+      for (const [key, value] of Object.entries(record)) walk(value, `${where}/${key}`);
+    };
+    walk(doc, '');
+    expect(empty).toEqual([]);
+  });
+
+  it('declares x-request-id on every response, and Inference-Header-Content-Length on every binary 200', () => {
+    let binary = 0;
+    for (const { path, method, op } of operations())
+      for (const [status, response] of Object.entries(op.responses)) {
+        expect(Object.keys(response.headers ?? {}), `${method} ${path} ${status}`).toContain('x-request-id');
+        const bytes = Object.keys(response.content ?? {}).some(
+          (t) => t === tensorMediaType || t === 'application/octet-stream',
+        );
+        if (status === '200' && bytes) {
+          binary++;
+          expect(Object.keys(response.headers ?? {}), `${method} ${path}`).toContain(
+            'inference-header-content-length',
+          );
+        }
+      }
+    expect(binary).toBeGreaterThanOrEqual(8);
+  });
+
+  it('gives every error response an example in its surface body', () => {
+    for (const { path, method, op } of operations())
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (Number(status) < 400) continue;
+        const [type, media] = Object.entries(response.content ?? {})[0] ?? [];
+        const where = `${method} ${path} ${status}`;
+        expect(media?.example, where).toBeDefined();
+        if (type === 'application/problem+json')
+          expect(media?.example, where).toMatchObject({
+            type: expect.stringMatching(/^urn:gradient-service:problem:/),
+            status: Number(status),
+            detail: expect.any(String),
+            requestId: expect.any(String),
+          });
+        else expect(Object.keys(media?.example as object), where).toEqual(['error']);
+      }
+  });
+});
