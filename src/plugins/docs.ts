@@ -128,6 +128,35 @@ function asBytes(media: MediaType): MediaType {
 }
 
 /**
+ * The bodies that take exactly one of z and a (the operations' z-or-a choice), as the document shows them: a
+ * oneOf of the z form and the a form, so that generated client types refuse `{}` and `{ z, a }`. The route
+ * keeps its flat schema with both optional, whose Ajv messages name the field (a oneOf's would say "must match
+ * exactly one schema"), and the operation refuses neither-or-both with its own words.
+ */
+const exactlyOne = ['z', 'a'] as const;
+
+function withExactlyOne(schema: MediaType['schema']): MediaType['schema'] {
+  const properties = schema?.properties as Record<string, unknown> | undefined;
+  const required = (schema?.required as string[] | undefined) ?? [];
+  if (!schema || !properties || !exactlyOne.every((k) => k in properties && !required.includes(k)))
+    return schema;
+  const { properties: _all, required: _required, additionalProperties, type: _type, ...annotations } = schema;
+  // The other one of the pair is `false` (never), not merely absent: a union would take { z, a } otherwise.
+  const form = (kept: string) => ({
+    type: 'object',
+    description: `The ${kept} form: ${kept} and not ${exactlyOne.find((k) => k !== kept)}.`,
+    properties: Object.fromEntries(
+      Object.entries(properties).map(([k, v]) =>
+        k === kept || !(exactlyOne as readonly string[]).includes(k) ? [k, v] : [k, false],
+      ),
+    ),
+    required: [kept, ...required],
+    ...(additionalProperties === undefined ? {} : { additionalProperties }),
+  });
+  return { ...annotations, oneOf: exactlyOne.map(form) };
+}
+
+/**
  * What the generated document needs beyond the route schemas: the bearer scheme (always; required when
  * API_KEYS is set, optional otherwise, never on open routes), binary bodies as bytes, and the 200 examples.
  */
@@ -144,6 +173,8 @@ export function finishDocument<T extends object>(document: T, options: { apiKeys
   for (const [path, operations] of Object.entries(doc.paths ?? {})) {
     for (const operation of Object.values(operations)) {
       operation.security = isComputeRoute(path) ? computeSecurity : [];
+      const json = operation.requestBody?.content?.['application/json'];
+      if (json) json.schema = withExactlyOne(json.schema);
       const bodies = [
         operation.requestBody?.content,
         ...Object.values(operation.responses ?? {}).map((r) => r.content),

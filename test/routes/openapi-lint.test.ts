@@ -226,3 +226,40 @@ describe('what generated clients need', () => {
       }
   });
 });
+
+describe('exactly one of z and a', () => {
+  it('is a oneOf of the z form and the a form in the document, the other one never', () => {
+    const bodies = operations().filter(({ op }) => {
+      const schema = op.requestBody?.content['application/json']?.schema as { oneOf?: unknown[] } | undefined;
+      return schema?.oneOf !== undefined;
+    });
+    expect(bodies.map((b) => b.path).sort()).toEqual([
+      '/v1/activations/{name}/derivative',
+      '/v1/activations/{name}/jacobian',
+      '/v1/activations/{name}/vjp',
+      '/v1/softmax/jacobian',
+      '/v1/softmax/vjp',
+    ]);
+    for (const { path, op } of bodies) {
+      const { oneOf } = (op.requestBody as { content: Record<string, Media> }).content['application/json']
+        .schema as {
+        oneOf: { required: string[]; properties: Record<string, unknown> }[];
+      };
+      expect(
+        oneOf.map((f) => f.required[0]),
+        path,
+      ).toEqual(['z', 'a']);
+      expect(oneOf[0].properties.a, path).toBe(false);
+      expect(oneOf[1].properties.z, path).toBe(false);
+    }
+  });
+
+  it('is still refused by the service in words that name the fields', async () => {
+    const neither = expectProblem(await post(app, '/v1/softmax/jacobian', {}), 400);
+    expect(neither.detail).toMatch(/\bz\b.*\ba\b/);
+    const both = expectProblem(await post(app, '/v1/softmax/jacobian', { z: [1, 2], a: [0.5, 0.5] }), 400);
+    expect(both.detail).toMatch(/\bz\b.*\ba\b/);
+    const typo = expectProblem(await post(app, '/v1/activations/tanh/derivative', { zz: [1] }), 400);
+    expect(typo.detail).toMatch(/zz/);
+  });
+});

@@ -108,10 +108,11 @@ describe('the OpenAPI document', () => {
       if (node === null || typeof node !== 'object') return;
       const record = node as Record<string, unknown>;
       if (record.properties && typeof record.properties === 'object') {
+        // A `false` property is one the object must not have (the other of z and a): nothing to describe.
         for (const [name, prop] of Object.entries(
-          record.properties as Record<string, { description?: string }>,
+          record.properties as Record<string, { description?: string } | false>,
         ))
-          if (!prop.description) missing.push(`${where}/properties/${name}`);
+          if (prop !== false && !prop.description) missing.push(`${where}/properties/${name}`);
       }
       for (const [key, value] of Object.entries(record))
         if (key !== 'example') walk(value, `${where}/${key}`);
