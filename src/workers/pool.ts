@@ -14,7 +14,7 @@ import type { EncodedReply, ReplyField, ReplyFormat } from '../serialize/reply.j
 import type { OffloadConfig } from './config.js';
 import type { PackedJson } from './pack-json.js';
 import { PoolBusyError, PoolClosedError, TaskTimeoutError, ThreadPool } from './thread-pool.js';
-import type { InferenceParseOutcome, JobOutcome, JobOutput, ParseOutcome, Task } from './worker.js';
+import type { JobOutcome, JobOutput, Task } from './worker.js';
 
 // From the TypeScript sources (tsx, vitest) the handler is worker.ts; built code (dist/) has worker.js.
 const defaultHandler = new URL(
@@ -153,31 +153,28 @@ export class OffloadPool {
    * Parses a JSON body in the pool (the body is transferred), no array holding more than maxArrayItems;
    * fallback: parse it on the event loop.
    */
-  async parseJson(
-    body: Buffer,
-    maxArrayItems: number,
-  ): Promise<{ packed: PackedJson } | { fallback: Buffer }> {
-    const outcome = (await this.runTask(
-      { kind: 'parse-json', body, maxArrayItems },
-      transferable([body]),
-    )) as ParseOutcome;
-    if ('packed' in outcome) return outcome;
-    const bytes = outcome.fallback;
-    return { fallback: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  parseJson(body: Buffer, maxArrayItems: number): Promise<{ packed: PackedJson } | { fallback: Buffer }> {
+    return this.parseTask<PackedJson>({ kind: 'parse-json', body, maxArrayItems });
   }
 
   /**
    * Parses a whole-JSON /v2 inference request in the pool (the body is transferred), its inputs' data
    * flattened; fallback: read it on the event loop, which words any refusal.
    */
-  async parseInference(
+  parseInference(
     body: Buffer,
     maxElements: number,
   ): Promise<{ packed: PackedInference } | { fallback: Buffer }> {
-    const outcome = (await this.runTask(
-      { kind: 'parse-inference', body, maxElements },
-      transferable([body]),
-    )) as InferenceParseOutcome;
+    return this.parseTask<PackedInference>({ kind: 'parse-inference', body, maxElements });
+  }
+
+  /** A parse task: its packed result, or its body back (as a Buffer) for the event loop. */
+  private async parseTask<Packed>(
+    task: Extract<Task, { kind: 'parse-json' | 'parse-inference' }>,
+  ): Promise<{ packed: Packed } | { fallback: Buffer }> {
+    const outcome = (await this.runTask(task, transferable([task.body]))) as
+      | { packed: Packed }
+      | { fallback: Uint8Array };
     if ('packed' in outcome) return outcome;
     const bytes = outcome.fallback;
     return { fallback: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };

@@ -6,15 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
-import { expectProblem, post } from '../support/app.js';
+import { buildPoolPair, expectProblem, post } from '../support/app.js';
 
 let inline: App;
 let offloaded: App;
 beforeAll(async () => {
-  const config = { ...defaultConfig, logLevel: 'silent' as const, maxEventLoopDelayMs: 0 };
-  inline = await buildApp(config, { logger: false, offload: { threshold: 0, threads: 1 } });
-  offloaded = await buildApp(config, { logger: false, offload: { threshold: 1, threads: 1 } });
-  await Promise.all([inline.ready(), offloaded.ready()]);
+  ({ inline, offloaded } = await buildPoolPair());
 });
 afterAll(async () => {
   await Promise.all([inline.close(), offloaded.close()]);

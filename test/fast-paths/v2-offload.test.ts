@@ -4,16 +4,13 @@
  * byte, refusals included; and the pool's counts show where the work ran.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, buildApp } from '../../src/app.js';
-import { defaultConfig } from '../../src/config.js';
+import type { App } from '../../src/app.js';
+import { buildPoolPair } from '../support/app.js';
 
 let inline: App;
 let offloaded: App;
 beforeAll(async () => {
-  const config = { ...defaultConfig, logLevel: 'silent' as const, maxEventLoopDelayMs: 0 };
-  inline = await buildApp(config, { logger: false, offload: { threshold: 0, threads: 1 } });
-  offloaded = await buildApp(config, { logger: false, offload: { threshold: 1, threads: 1 } });
-  await Promise.all([inline.ready(), offloaded.ready()]);
+  ({ inline, offloaded } = await buildPoolPair());
 });
 afterAll(async () => {
   await Promise.all([inline.close(), offloaded.close()]);

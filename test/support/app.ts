@@ -44,3 +44,17 @@ export function expectProblem(res: LightMyRequestResponse, status: number, type?
 
 /** The paths of a problem's errors. */
 export const errorPaths = (problem: ProblemBody): string[] => (problem.errors ?? []).map((e) => e.path);
+
+/**
+ * Two apps alike but for the worker pool: `inline` never uses it (threshold 0), `offloaded` sends it every
+ * request (threshold 1: bodies parsed there, jobs run and replies written there). One thread each; load
+ * shedding off.
+ */
+export async function buildPoolPair(): Promise<{ inline: App; offloaded: App }> {
+  const config = { ...defaultConfig, logLevel: 'silent' as const, maxEventLoopDelayMs: 0 };
+  const [inline, offloaded] = await Promise.all(
+    [0, 1].map((threshold) => buildApp(config, { logger: false, offload: { threshold, threads: 1 } })),
+  );
+  await Promise.all([inline.ready(), offloaded.ready()]);
+  return { inline, offloaded };
+}
