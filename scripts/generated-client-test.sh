@@ -125,6 +125,11 @@ const derivative = await call(
   client.POST('/v1/activations/{name}/derivative', { params: { path: { name: 'tanh' } }, body: { z: [0] } }),
 );
 check(JSON.stringify(derivative.data?.derivative) === '[1]', 'derivative');
+const second = await call(
+  'POST /v1/activations/{name}/second-derivative',
+  client.POST('/v1/activations/{name}/second-derivative', { params: { path: { name: 'tanh' } }, body: { z: [0] } }),
+);
+check(JSON.stringify(second.data?.secondDerivative) === '[0]', 'second derivative');
 const logSoftmax = { params: { path: { name: 'log_softmax' } } } as const;
 await call(
   'POST /v1/activations/{name}/jacobian',
@@ -157,6 +162,21 @@ const network: JsonBody<'/v1/gradients/network'> = {
 };
 const gradients = await call('POST /v1/gradients/network', client.POST('/v1/gradients/network', { body: network }));
 check(typeof gradients.data?.loss === 'number', 'network');
+const hv: JsonBody<'/v1/gradients/network/hessian-vector'> = {
+  ...network,
+  vector: {
+    layers: [
+      { weights: [[1, 0, 0], [0, 0, 0]], bias: [0, 0, 0] },
+      { weights: [[0, 0], [0, 0], [0, 0]] },
+    ],
+  },
+  curvature: 'hessian',
+};
+const product = await call(
+  'POST /v1/gradients/network/hessian-vector',
+  client.POST('/v1/gradients/network/hessian-vector', { body: hv }),
+);
+check(typeof product.data?.loss === 'number', 'hessian-vector product');
 const claimed: JsonBody<'/v1/gradients/check'> = {
   ...network,
   gradients: { layers: [null, { biasGradient: [-0.0889, 0.1187] }] },

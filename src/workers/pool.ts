@@ -10,7 +10,7 @@ import { fromRecord, ServiceError } from '../errors.js';
 import type { InferenceReplySpec } from '../inference/reply.js';
 import type { PackedInference } from '../inference/tensor-data.js';
 import { type Job, jobInputs } from '../operations/index.js';
-import type { EncodedReply, ReplyField, ReplyFormat } from '../serialize/reply.js';
+import type { EncodedReply, ReplyFormat } from '../serialize/reply.js';
 import type { OffloadConfig } from './config.js';
 import type { PackedJson } from './pack-json.js';
 import { PoolBusyError, PoolClosedError, TaskTimeoutError, ThreadPool } from './thread-pool.js';
@@ -63,7 +63,6 @@ export interface OffloadCounts {
   'job:json': number;
   'job:binary': number;
   'job:inference-reply': number;
-  'job:fields': number;
 }
 
 const countKey = (task: Task): keyof OffloadCounts =>
@@ -78,7 +77,6 @@ export class OffloadPool {
     'job:json': 0,
     'job:binary': 0,
     'job:inference-reply': 0,
-    'job:fields': 0,
   };
 
   constructor(readonly config: OffloadConfig) {
@@ -117,7 +115,6 @@ export class OffloadPool {
    */
   async run(job: Job, format: ReplyFormat): Promise<EncodedReply> {
     const outcome = await this.runJob(job, format);
-    if (!('body' in outcome)) throw new Error('worker: a job asked for a reply returned fields');
     const body = Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength);
     if (format === 'binary') return { format, body, headerLength: outcome.headerLength ?? 0 };
     return { format, body };
@@ -126,18 +123,10 @@ export class OffloadPool {
   /** Runs a /v2 job in the pool and returns its written reply, JSON or binary as its outputs ask. */
   async runInference(job: Job, spec: InferenceReplySpec): Promise<EncodedReply> {
     const outcome = await this.runJob(job, spec);
-    if (!('body' in outcome)) throw new Error('worker: a job asked for a reply returned fields');
     const body = Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength);
     return outcome.headerLength === undefined
       ? { format: 'json', body }
       : { format: 'binary', body, headerLength: outcome.headerLength };
-  }
-
-  /** Runs a job in the pool and returns its result fields (their arrays come back by transfer). */
-  async runFields(job: Job): Promise<readonly ReplyField[]> {
-    const outcome = await this.runJob(job, 'fields');
-    if (!('fields' in outcome)) throw new Error('worker: a job asked for fields returned a reply');
-    return outcome.fields;
   }
 
   private async runJob(job: Job, output: JobOutput) {

@@ -11,15 +11,12 @@ import { ServiceError, type ServiceErrorRecord, toRecord } from '../errors.js';
 import { type InferenceReplySpec, writeInferenceReply } from '../inference/reply.js';
 import { type PackedInference, packInference } from '../inference/tensor-data.js';
 import { type Job, runJob } from '../operations/index.js';
-import { encodeReply, type ReplyField, type ReplyFormat } from '../serialize/reply.js';
+import { encodeReply, type ReplyFormat } from '../serialize/reply.js';
 import { type PackedJson, packJson } from './pack-json.js';
 import { maxPlainDepth } from './plain.js';
 
-/**
- * What a job's results come back as: a written /v1 reply, a written /v2 reply (InferenceReplySpec), or the
- * result fields for the caller to write.
- */
-export type JobOutput = ReplyFormat | InferenceReplySpec | 'fields';
+/** What a job's results come back as: a written /v1 reply, or a written /v2 reply (InferenceReplySpec). */
+export type JobOutput = ReplyFormat | InferenceReplySpec;
 
 export type Task =
   | { readonly kind: 'job'; readonly job: Job; readonly output: JobOutput }
@@ -28,7 +25,6 @@ export type Task =
 
 export type JobOutcome =
   | { readonly ok: true; readonly body: Uint8Array; readonly headerLength?: number }
-  | { readonly ok: true; readonly fields: readonly ReplyField[] }
   | { readonly ok: false; readonly error: ServiceErrorRecord };
 
 /** The outcome of parse-json: the packed body, or the bytes back for the event loop's own parser. */
@@ -81,7 +77,6 @@ export function utf8(text: string): Uint8Array {
 function run(job: Job, output: JobOutput): JobOutcome {
   try {
     const fields = runJob(job);
-    if (output === 'fields') return { ok: true, fields };
     const encoded =
       typeof output === 'object' ? writeInferenceReply(fields, output) : encodeReply(fields, output);
     const body = typeof encoded.body === 'string' ? utf8(encoded.body) : encoded.body;

@@ -448,19 +448,19 @@ describe('one table of cases through /v1 and /v2', () => {
     });
 
   it('/v2 runs large jobs in the worker pool, as /v1 does', async () => {
-    const runFields = vi.spyOn(pooled.offload, 'runFields');
+    const runInference = vi.spyOn(pooled.offload, 'runInference');
     const run = vi.spyOn(pooled.offload, 'run');
     try {
       const c = cases[1];
       const [v1, v2] = [v1Request(c), v2Request(c)];
       expect((await post(pooled, v2.url, v2.body)).statusCode).toBe(200);
-      expect(runFields).toHaveBeenCalledTimes(1);
+      expect(runInference).toHaveBeenCalledTimes(1);
       expect((await post(pooled, v1.url, v1.body)).statusCode).toBe(200);
       expect(run).toHaveBeenCalledTimes(1);
       expect((await post(inline, v2.url, v2.body)).statusCode).toBe(200);
-      expect(runFields).toHaveBeenCalledTimes(1);
+      expect(runInference).toHaveBeenCalledTimes(1);
     } finally {
-      runFields.mockRestore();
+      runInference.mockRestore();
       run.mockRestore();
     }
   });

@@ -236,6 +236,7 @@ describe('exactly one of z and a', () => {
     expect(bodies.map((b) => b.path).sort()).toEqual([
       '/v1/activations/{name}/derivative',
       '/v1/activations/{name}/jacobian',
+      '/v1/activations/{name}/second-derivative',
       '/v1/activations/{name}/vjp',
       '/v1/softmax/jacobian',
       '/v1/softmax/vjp',
