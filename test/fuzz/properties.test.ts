@@ -3,6 +3,7 @@
  * accepts one that keeps it, the surface is read from the path as the router sees it, and the heap bound fails
  * a session that keeps request-sized buffers alive.
  */
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { type Answer, maxErrorBodyBytes, refusedMediaType, violations } from './properties.js';
 import { parseResponse } from './raw-client.js';
@@ -63,6 +64,23 @@ describe('the fuzz properties', () => {
       violations('GET', '/v1/x/plot.svg', answer(200, 'image/svg+xml', '<path d="M0 NaN"/>')),
     ).toHaveLength(1);
     expect(violations('POST', '/v1/x', answer(200, 'application/json', '{"a":[1,-0,5e-324]}'))).toEqual([]);
+  });
+
+  it('judge a compressed body as the client reads it, decoded from its Content-Encoding', () => {
+    const gzipped = (status: number, json: string): Answer => {
+      const body = gzipSync(json);
+      return {
+        status,
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body,
+        bodyBytes: body.length,
+      };
+    };
+    expect(violations('GET', '/v2/models/stats', gzipped(200, '{"model_stats":[]}'))).toEqual([]);
+    expect(violations('POST', '/v1/activations/sigmoid/forward', gzipped(200, '{"a":[null]}'))).toEqual([
+      'a 200 with a non-number in its JSON: /a/0 is null',
+    ]);
+    expect(violations('POST', '/v2/models/x/infer', gzipped(404, '{"error":"no model x"}'))).toEqual([]);
   });
 
   it('reject a 2xx in a media type the Accept header refused with q=0', () => {

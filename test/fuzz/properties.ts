@@ -7,6 +7,7 @@
  * - a 2xx from /v1 or /v2 never carries a non-finite number or a null in JSON, nor NaN / Infinity in an SVG.
  * `violations` returns what is wrong (empty when nothing is), so one report can name every broken property.
  */
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { surfaceOf } from './routes.js';
 
 export const maxErrorBodyBytes = 16 * 1024;
@@ -43,9 +44,31 @@ function badNumber(value: unknown, path = ''): string | undefined {
   return undefined;
 }
 
+const decoders: Record<string, (body: Buffer) => Buffer> = {
+  gzip: gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+};
+
+/**
+ * The body as the client reads it: decoded from its Content-Encoding (a request that accepts gzip gets a
+ * compressed JSON reply). A body cut short (an error beyond what is kept) or that does not decode stays as it
+ * came, and is judged so.
+ */
+function decodedBody(answer: Answer): Buffer {
+  const decode = decoders[header(answer, 'content-encoding')];
+  if (!decode || answer.body.length < answer.bodyBytes) return answer.body;
+  try {
+    return decode(answer.body);
+  } catch {
+    return answer.body;
+  }
+}
+
 /** What is wrong with the answer to a request for `path` (empty when nothing is). */
-export function violations(method: string, path: string, answer: Answer): string[] {
+export function violations(method: string, path: string, received: Answer): string[] {
   const out: string[] = [];
+  const answer = { ...received, body: decodedBody(received) };
   const { status } = answer;
   const contentType = header(answer, 'content-type');
   const text = () => answer.body.toString('utf8', 0, 400);
@@ -71,7 +94,7 @@ export function violations(method: string, path: string, answer: Answer): string
   if (answer.bodyBytes >= maxErrorBodyBytes)
     out.push(`a ${status} error body of ${answer.bodyBytes} bytes (the cap is ${maxErrorBodyBytes})`);
   // A body too large to keep whole is already a violation above; its shape cannot be judged.
-  if (method === 'HEAD' || answer.body.length < answer.bodyBytes) return out;
+  if (method === 'HEAD' || received.body.length < received.bodyBytes) return out;
   const parsed = parseJson(answer.body);
   const surface = surfaceOf(path);
   const v2 = v2Shape(status, contentType, parsed, text);
