@@ -189,6 +189,25 @@ describe('compressed replies', () => {
     expect(JSON.parse(decoders[coding](res.rawPayload).toString())).toEqual(plain.json());
   });
 
+  it('compresses the reply of an async route whole (the network gradients), not an empty body', async () => {
+    const width = 40;
+    const weights = Array.from({ length: width }, (_, j) =>
+      Array.from({ length: width }, (_, k) => Math.sin(j * width + k) / width),
+    );
+    const body = JSON.stringify({
+      x: Array.from({ length: width }, (_, j) => j / width),
+      layers: [{ weights, activation: 'tanh' }],
+      targets: Array.from({ length: width }, () => 0.5),
+    });
+    const plain = await send('/v1/gradients/network', Buffer.from(body), {});
+    expect(plain.statusCode, plain.body).toBe(200);
+    // Past @fastify/compress's synchronous size: compressed as a stream, after the handler's promise settled.
+    expect(plain.rawPayload.length).toBeGreaterThan(16_384);
+    const res = await send('/v1/gradients/network', Buffer.from(body), { 'accept-encoding': 'gzip' });
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(res.rawPayload).toString()).toBe(plain.body);
+  });
+
   it('leaves small replies, and clients that do not ask, uncompressed', async () => {
     const small = await send('/v1/activations/sigmoid/forward', Buffer.from(v1Body), {
       'accept-encoding': 'gzip',
