@@ -31,7 +31,9 @@ function difference(entry: ElementwiseActivation, z: number, params: Params, h: 
   const gBelow = entry.derivative(below, params);
   return {
     value: (gAbove - gBelow) / (above - below),
-    rounding: (8 * U * Math.max(Math.abs(gAbove), Math.abs(gBelow))) / h,
+    // Each g' is within 8 ulp relative, or, where it is subnormal, within a few of the smallest subnormal
+    // (2^-1074: there a rounding is absolute, not relative; gelu_tanh'' near z = -21.5 is about 1e-319).
+    rounding: (8 * U * Math.max(Math.abs(gAbove), Math.abs(gBelow)) + 4 * 2 ** -1074) / h,
   };
 }
 
