@@ -553,3 +553,18 @@ describe('redirects', () => {
     }
   });
 });
+
+describe('the client README', () => {
+  it('lists every method of the client, and only those', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../packages/client/README.md', import.meta.url), 'utf8');
+    const line = readme.match(/- Methods, one per operation:([\s\S]*?)\n- /)?.[1] ?? '';
+    const listed = [...line.matchAll(/`(\w+)(?:\(\))?`/g)].map((m) => m[1]).sort();
+    const c = createClient({ baseUrl: 'http://127.0.0.1:9' });
+    const methods = Object.keys(c)
+      .filter((k) => typeof (c as unknown as Record<string, unknown>)[k] === 'function')
+      .sort();
+    await c.close();
+    expect(listed).toEqual(methods);
+  });
+});
