@@ -76,6 +76,9 @@ const byName = new Map(models.map((m) => [m.name, m]));
 
 export const modelNames: readonly string[] = models.map((m) => m.name);
 
+/** Whether a name is a model's (a map lookup: the infer route asks it for every answer it counts). */
+export const isModel = (name: string): boolean => byName.has(name);
+
 /** The one version every model has. */
 export const modelVersion = '1';
 

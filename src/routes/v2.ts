@@ -37,7 +37,7 @@ import {
 } from '../schemas/v2.js';
 import { jsonBytesPerElement } from '../workers/config.js';
 import { routePlugin } from './support.js';
-import { type Model, modelFor, modelNames, models, modelVersion } from './v2-models.js';
+import { isModel, type Model, modelFor, modelNames, models, modelVersion } from './v2-models.js';
 import { ModelStatistics } from './v2-stats.js';
 
 export const extensions = ['binary_tensor_data', 'statistics', 'model_repository'] as const;
@@ -191,7 +191,7 @@ const v2Routes: FastifyPluginAsyncTypebox = async (app) => {
   // Each inference request of a known model, once answered (an unknown model's 404 is no model's).
   const countInference: onResponseHookHandler = (request, reply, done) => {
     const { name } = request.params as { name: string };
-    if (modelNames.includes(name)) statistics.record(name, reply.statusCode, reply.elapsedTime * 1e6);
+    if (isModel(name)) statistics.record(name, reply.statusCode, reply.elapsedTime * 1e6);
     done();
   };
 
